@@ -1,0 +1,195 @@
+"""Dense encoders: the embedded offline model the project trains, or a downloaded one.
+
+No Vietnamese sentence-embedding weights can be downloaded on an offline
+machine, so the default encoder is a sentence-transformers ``StaticEmbedding``
+model trained from the catalogue itself with MultipleNegativesRankingLoss on
+(citizen-style query, procedure text) pairs.  It builds in seconds on two
+cores.  On a connected machine ``make models`` fetches
+``bkai-foundation-models/vietnamese-bi-encoder`` once, at a pinned revision,
+into ``models/hf/``; it expects word-segmented input, which ``Encoder``
+provides.  Every load is ``local_files_only``: no code path reaches a hub at
+run time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from knowledge_base.features import dense_text, short_name
+from knowledge_base.lexicon import load_lexicon
+from knowledge_base.schema import Procedure
+from vntext import normalize_query, syllables
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+STATIC_MODEL_ID = "static-vi-catalogue"
+BKAI_MODEL_ID = "bkai-foundation-models/vietnamese-bi-encoder"
+
+# Question frames used to turn names and aliases into citizen-style training queries.
+_FRAMES = [
+    "{x}", "làm {x}", "thủ tục {x}", "{x} cần giấy tờ gì", "{x} hết bao nhiêu tiền",
+    "{x} mất bao lâu", "{x} nộp ở đâu", "muốn {x} thì làm sao", "hỏi về {x}", "{x} online được không",
+]
+
+
+class EncoderError(RuntimeError):
+    """The configured dense model cannot be loaded (missing files, wrong kind)."""
+
+
+@dataclass
+class Encoder:
+    """Wraps a sentence-transformers model with the text preparation it was trained on."""
+
+    model: object  # SentenceTransformer
+    model_id: str
+    segmented: bool  # bkai-style models expect underthesea word segmentation
+
+    def prepare(self, text: str) -> str:
+        if self.segmented:
+            from underthesea import word_tokenize
+
+            return word_tokenize(normalize_query(text), format="text")
+        return dense_text(text)
+
+    def encode(self, texts: list[str], batch_size: int = 256) -> np.ndarray:
+        vecs = self.model.encode(  # type: ignore[attr-defined]
+            [self.prepare(t) for t in texts],
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+
+def doc_text(proc: Procedure) -> str:
+    """What the dense model embeds for a procedure: its identity, not its paperwork."""
+    return " ; ".join([proc.name, *proc.aliases, proc.field])
+
+
+def training_pairs(procedures: list[Procedure], seed: int = 13) -> list[tuple[str, int]]:
+    """(query, procedure index) pairs built from names, aliases and the lexicon.
+
+    Held-out evaluation questions are never used here; the pairs come only
+    from catalogue fields, so the dev-set figures measure generalisation.
+    """
+    rng = random.Random(seed)
+    lexicon = load_lexicon()
+    pairs: list[tuple[str, int]] = []
+    for i, proc in enumerate(procedures):
+        names = [short_name(proc.name), *proc.aliases]
+        for name in names:
+            frames = rng.sample(_FRAMES, 3) if proc.curated else ["{x}"]
+            for frame in frames:
+                q = frame.format(x=name.lower())
+                pairs.append((q, i))
+                if proc.curated and rng.random() < 0.5:
+                    pairs.append((" ".join(syllables(q)), i))  # typed without diacritics
+        # colloquial terms whose official wording the name contains
+        folded_name = " ".join(syllables(proc.name))
+        for entry in lexicon:
+            if " ".join(syllables(entry.official)) in folded_name:
+                for term in entry.terms:
+                    pairs.append((" ".join(term), i))
+    return pairs
+
+
+def _build_tokenizer(texts: list[str]):  # noqa: ANN202 - tokenizers.Tokenizer
+    from tokenizers import Tokenizer
+    from tokenizers.models import WordLevel
+    from tokenizers.pre_tokenizers import WhitespaceSplit
+
+    vocab: dict[str, int] = {"[UNK]": 0}
+    for text in texts:
+        for tok in text.split():
+            vocab.setdefault(tok, len(vocab))
+    tok = Tokenizer(WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = WhitespaceSplit()
+    return tok
+
+
+def train_static(
+    procedures: list[Procedure],
+    out_dir: Path,
+    dim: int = 256,
+    epochs: int = 12,
+    batch_size: int = 128,
+    seed: int = 13,
+) -> dict[str, float]:
+    """Train the embedded StaticEmbedding model with in-batch-negative MNRL and save it.
+
+    Returns training figures (pairs, seconds, final loss) for the build report.
+    """
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, StaticEmbedding
+
+    torch.manual_seed(seed)
+    t0 = time.perf_counter()
+    docs = [dense_text(doc_text(p)) for p in procedures]
+    pairs = [(dense_text(q), i) for q, i in training_pairs(procedures, seed)]
+    tokenizer = _build_tokenizer(docs + [q for q, _ in pairs])
+    static = StaticEmbedding(tokenizer, embedding_dim=dim)
+    with torch.no_grad():
+        static.embedding.weight.normal_(0, 0.1)
+        static.embedding.weight[0].zero_()  # [UNK] contributes nothing
+    opt = torch.optim.Adam(static.parameters(), lr=0.05)
+    rng = random.Random(seed)
+    loss_val = float("nan")
+
+    def embed(texts: list[str]) -> torch.Tensor:
+        return torch.nn.functional.normalize(static(static.preprocess(texts))["sentence_embedding"], dim=-1)
+
+    for _ in range(epochs):
+        rng.shuffle(pairs)
+        for start in range(0, len(pairs), batch_size):
+            batch = pairs[start : start + batch_size]
+            # one positive per procedure in a batch, so in-batch negatives are true negatives
+            seen: set[int] = set()
+            batch = [(q, i) for q, i in batch if not (i in seen or seen.add(i))]
+            if len(batch) < 2:
+                continue
+            q = embed([b[0] for b in batch])
+            d = embed([docs[b[1]] for b in batch])
+            logits = 20.0 * q @ d.T
+            loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(batch)))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            with torch.no_grad():
+                static.embedding.weight[0].zero_()
+            loss_val = float(loss)
+    model = SentenceTransformer(modules=[static, Normalize()], device="cpu")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model.save(str(out_dir))
+    (out_dir / "MODEL_ID").write_text(STATIC_MODEL_ID + "\n", encoding="utf-8")
+    return {"pairs": len(pairs), "seconds": time.perf_counter() - t0, "loss": loss_val}
+
+
+def model_fingerprint(model_dir: Path) -> str:
+    """Hash of a model directory's weights: part of an index manifest."""
+    h = hashlib.sha256()
+    for path in sorted(model_dir.rglob("*")):
+        if path.is_file() and path.suffix in {".safetensors", ".bin", ".json"}:
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def load_encoder(model_dir: Path, model_id: str) -> Encoder:
+    """Load a local sentence-transformers model; never touches the network."""
+    if not (model_dir / "modules.json").exists():
+        hint = "make models" if model_id == BKAI_MODEL_ID else "python -m knowledge_base build"
+        raise EncoderError(f"Không tìm thấy mô hình nhúng '{model_id}' tại {model_dir}. Hãy chạy: {hint}")
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(model_dir), device="cpu", local_files_only=True)
+    return Encoder(model=model, model_id=model_id, segmented=model_id != STATIC_MODEL_ID)

@@ -1,0 +1,167 @@
+"""Hybrid search: BM25 + dense retrieval fused with reciprocal rank fusion, then reranked.
+
+Neither retriever alone is good enough on citizen questions (see the issue's
+measured starting points), so the final score adds evidence the catalogue
+itself gives: how much of the question an alias or the official name covers,
+colloquial-lexicon matches, and a prior for the procedures citizens actually
+meet (cấp xã / cấp tỉnh, for công dân) over ministry-level variants.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from knowledge_base import index as kb_index
+from knowledge_base import lexicon
+from knowledge_base.features import lexical_terms, query_text, short_name
+from knowledge_base.schema import Procedure
+from vntext import nfc, syllables
+
+MAX_QUERY_CHARS = 2000  # longer input is cut: nobody names a procedure in 2,000 characters
+
+
+@dataclass
+class Weights:
+    """Fusion weights; tuned on the dev set of the curated catalogue (benchmarks/)."""
+
+    rrf_k: float = 60.0
+    lexical: float = 1.0
+    dense: float = 1.0
+    coverage: float = 0.02
+    prior: float = 0.006
+    candidates: int = 50
+
+
+@dataclass
+class Hit:
+    code: str
+    name: str
+    score: float
+    matched_fields: list[str]
+    procedure: Procedure = field(repr=False)
+    # Share (0..1) of the question's identifying words found in this procedure's
+    # names and aliases: the dialogue uses it to decide between answering,
+    # asking which procedure is meant, and saying "I don't know".
+    confidence: float = 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "score": round(self.score, 4),
+            "confidence": round(self.confidence, 3),
+            "matched_fields": self.matched_fields,
+        }
+
+
+def _coverage(query_syl: list[str], phrase_syl: list[str]) -> float:
+    """Share of the query's identifying syllables that the phrase contains, weighted by phrase fit."""
+    if not query_syl or not phrase_syl:
+        return 0.0
+    pset = set(phrase_syl)
+    qset = set(query_syl)
+    inter = len(qset & pset)
+    return (inter / len(qset)) * (inter / len(pset)) ** 0.5
+
+
+class Searcher:
+    """Answers queries over one loaded index."""
+
+    def __init__(self, loaded: kb_index.LoadedIndex, weights: Weights | None = None) -> None:
+        self.index = loaded
+        self.weights = weights or Weights()
+        procs = loaded.procedures
+        self.priors = np.asarray([p.citizen_priority for p in procs], np.float32)
+        # folded syllables of each procedure's names (official short name + aliases)
+        self.name_syl: list[list[list[str]]] = [
+            [syllables(short_name(p.name))] + [syllables(a) for a in p.aliases] for p in procs
+        ]
+        self.name_set: list[set[str]] = [set().union(*groups) for groups in self.name_syl]
+
+    def _lexical(self, expanded: str) -> np.ndarray:
+        return self.index.bm25.scores(lexical_terms(query_text(expanded)))
+
+    def _dense(self, expanded: str, n: int) -> tuple[np.ndarray, np.ndarray]:
+        vec = self.index.encoder.encode([expanded])
+        sims, ids = self.index.faiss_index.search(vec, n)  # type: ignore[attr-defined]
+        return ids[0], sims[0]
+
+    def search(self, query: str, k: int = 5, retriever: str = "hybrid") -> list[Hit]:
+        """Top ``k`` procedures for ``query``; retriever is "hybrid", "lexical" or "dense"."""
+        query = nfc(query)[:MAX_QUERY_CHARS]
+        if not query or not syllables(query):
+            return []
+        w = self.weights
+        n_docs = len(self.index.procedures)
+        n = min(w.candidates, n_docs)
+        expanded = lexicon.expand(query)
+        lex_matches = lexicon.matches(query)
+        fused = np.zeros(n_docs, np.float32)
+        lex_scores = self._lexical(expanded) if retriever in {"hybrid", "lexical"} else None
+        dense_ids = dense_sims = None
+        if retriever in {"hybrid", "dense"}:
+            dense_ids, dense_sims = self._dense(expanded, n)
+        if retriever == "lexical":
+            fused = lex_scores
+        elif retriever == "dense":
+            fused[dense_ids] = dense_sims + 2.0  # rank by similarity alone
+        else:
+            lex_top = np.argsort(-lex_scores)[:n]
+            lex_top = lex_top[lex_scores[lex_top] > 0]
+            fused[lex_top] += w.lexical / (w.rrf_k + 1 + np.arange(len(lex_top)))
+            fused[dense_ids] += w.dense / (w.rrf_k + 1 + np.arange(len(dense_ids)))
+            cand = np.nonzero(fused)[0]
+            qsyl = query_text(expanded).split()
+            for i in cand:
+                cov = max(_coverage(qsyl, s) for s in self.name_syl[i])
+                fused[i] += w.coverage * cov + w.prior * self.priors[i]
+        order = [int(i) for i in np.argsort(-fused)[:k] if fused[i] > 0]
+        hits = []
+        qset = set(syllables(query))
+        ident = set(query_text(expanded).split())
+        for i in order:
+            proc = self.index.procedures[i]
+            conf = len(ident & self.name_set[i]) / len(ident) if ident else 0.0
+            matched = self._matched(proc, i, qset, lex_matches, dense_ids)
+            hits.append(Hit(proc.code, proc.name, float(fused[i]), matched, proc, conf))
+        return hits
+
+    def _matched(self, proc: Procedure, i: int, qset: set[str], lex_matches: list[str], dense_ids) -> list[str]:  # noqa: ANN001
+        """Which fields of the procedure the query matched: for audits and for the UI."""
+        fields = []
+        if qset & set(syllables(proc.name)):
+            fields.append("name")
+        if any(qset & set(syllables(a)) for a in proc.aliases):
+            fields.append("aliases")
+        if qset & set(syllables(proc.field)):
+            fields.append("field")
+        if lex_matches and any(set(syllables(m)) & set(syllables(proc.name)) for m in lex_matches):
+            fields.append("lexicon")
+        if dense_ids is not None and i in set(int(x) for x in dense_ids[:10]):
+            fields.append("semantic")
+        return fields
+
+
+_lock = threading.Lock()
+_default: Searcher | None = None
+_default_path: Path | None = None
+
+
+def default_searcher() -> Searcher:
+    """The searcher over ``models/kb/current``, reloaded when a new index is made current."""
+    global _default, _default_path
+    target = kb_index.current_dir().resolve()
+    with _lock:
+        if _default is None or _default_path != target:
+            _default = Searcher(kb_index.load(target))
+            _default_path = target
+        return _default
+
+
+def search(query: str, k: int = 5, retriever: str = "hybrid") -> list[Hit]:
+    """Search the live catalogue: ``search("lam so do het bao nhieu", k=5)``."""
+    return default_searcher().search(query, k=k, retriever=retriever)
