@@ -30,10 +30,14 @@ _STOP_PHRASES = [
 _STOP_RE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _STOP_PHRASES), key=len, reverse=True)) + r")\b")
 
 
-def strip_question_words(folded: str) -> str:
-    """Remove aspect/question phrases from accent-folded text; keep it if nothing would remain."""
+def strip_question_words(folded: str, keep_if_empty: bool = True) -> str:
+    """Remove aspect/question phrases from accent-folded text.
+
+    With ``keep_if_empty`` a question made only of such words is returned
+    whole, so that search still has something to match.
+    """
     stripped = " ".join(_STOP_RE.sub(" ", folded).split())
-    return stripped or folded
+    return stripped or (folded if keep_if_empty else "")
 
 
 @lru_cache(maxsize=1)
@@ -62,9 +66,9 @@ def lexical_terms(text: str, with_words: bool = True) -> list[str]:
     return terms
 
 
-def query_text(query: str) -> str:
+def query_text(query: str, keep_if_empty: bool = True) -> str:
     """Folded query with question words removed: what identifies the procedure."""
-    return strip_question_words(" ".join(syllables(query)))
+    return strip_question_words(" ".join(syllables(query)), keep_if_empty)
 
 
 def dense_text(text: str) -> str:

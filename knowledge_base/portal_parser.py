@@ -19,7 +19,6 @@ an administrator exactly which record and field need a human.
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -278,7 +277,8 @@ def _balanced_end(text: str, start: int) -> int | None:
 _FEE_ITEM_RE = re.compile(
     rf"(?:(?P<label>(?:Lệ phí|Phí|Giá dịch vụ|Lệ Phí)[^:()]{{0,60}}?)\s*:\s*)?"
     rf"(?P<num>{_NUM})\s*(?:(?P<mult>{_MULT})\s*)?(?P<per>/\s*[^\s()]{{1,20}}\s*)?"
-    rf"(?P<cur>Việt Nam Đồng|VNĐ|VND|Đồng|đồng|USD)"
+    rf"(?P<cur>Việt Nam Đồng|VNĐ|VND|Đồng|đồng|USD)(?![{_LO}])"
+    rf"(?P<per2>\s*/\s*[^\s();,.]+(?:\s[{_LO}][^\s();,.]*){{0,2}})?"
 )
 _FREE_HEAD_RE = re.compile(r"Miễn phí|Không thu phí|Không thu lệ phí|Miễn lệ phí")
 _NO_INFO_HEAD = "Không có thông tin"
@@ -322,7 +322,9 @@ def split_fee_cell(text: str) -> tuple[str, str] | None:
 
 def _with_note(t: str, pos: int) -> tuple[str, str]:
     """Extend a fee cell over a directly following "(...)" note."""
-    if pos < len(t) and t[pos] == "(":
+    gap = re.match(r"[ \t]*\(", t[pos:])
+    if gap:
+        pos += gap.end() - 1
         end = _balanced_end(t, pos)
         pos = len(t) if end is None else end
     return t[:pos], t[pos:]
@@ -351,12 +353,13 @@ def parse_fee(text: str | None, issues: Issues = None, field: str = "phi") -> li
     fees: list[Fee] = []
 
     head = _FREE_HEAD_RE.match(raw)
-    if head:
+    if head and (head.end() == len(raw) or raw[head.end() :].lstrip().startswith("(")):
         note = raw[head.end() :].strip()
         if note.startswith("("):
             note = note[1:-1].strip() if note.endswith(")") else note[1:].strip()
         if not note or _FREE_NOTE_RE.fullmatch(note) or len(note) < 3:
-            return [Fee(kind=FeeKind.FREE, note=note or None)]
+            # The note only restates "free" or is a stray letter ("a", "ii").
+            return [Fee(kind=FeeKind.FREE)]
         if _PROVINCIAL_RE.search(note):
             return [Fee(kind=FeeKind.PROVINCIAL, note=note)]
         _report(
@@ -376,8 +379,13 @@ def parse_fee(text: str | None, issues: Issues = None, field: str = "phi") -> li
             break
         value = parse_amount(m["num"])
         end = m.end()
-        note_parts = [p for p in (m["label"], (m["per"] or "").strip()) if p]
-        if end < len(raw) and raw[end] == "(":
+        per = re.sub(r"\s*/\s*", "/", clean_text((m["per"] or "") + (m["per2"] or "")))
+        if per:  # "15000000/lần Đồng" -> "(đồng/lần)"
+            per = f"({'USD' if _currency(m['cur']) == Currency.USD else 'đồng'}{per})"
+        note_parts = [p for p in (m["label"], per) if p]
+        gap = re.match(r" *\(", raw[end:])
+        if gap:
+            end += gap.end() - 1
             close = _balanced_end(raw, end)
             inner_end = (close - 1) if close else len(raw)
             note_parts.append(raw[end + 1 : inner_end].strip())
@@ -405,18 +413,11 @@ def parse_fee(text: str | None, issues: Issues = None, field: str = "phi") -> li
             fees.append(fee)
         gap = re.match(r"[\s;,]*", raw[end:])
         pos = end + (gap.end() if gap else 0)
-    if fees:
-        if raw[pos:].strip():
-            _report(
-                issues,
-                field,
-                "fee_trailing_text",
-                "Còn phần chữ sau các mức phí không tách được.",
-                raw[pos:],
-            )
+    rest = raw[pos:].strip(" ;,.")
+    if fees and not rest:
         return fees
-
-    for clause in _clauses(raw):
+    found_before = len(fees)
+    for clause in _clauses(rest):
         fee = _fee_from_clause(clause)
         if fee is None:
             continue
@@ -433,6 +434,14 @@ def parse_fee(text: str | None, issues: Issues = None, field: str = "phi") -> li
     if not fees:
         _report(issues, field, "fee_unparsed", "Không đọc được mức phí; giữ nguyên văn.", raw)
         fees.append(Fee(kind=FeeKind.UNKNOWN, note=raw))
+    elif found_before and len(fees) == found_before:
+        _report(
+            issues,
+            field,
+            "fee_trailing_text",
+            "Còn phần chữ sau các mức phí không đọc được.",
+            rest,
+        )
     return fees
 
 
@@ -459,7 +468,7 @@ _DURATION_RE = re.compile(
     rf"(?P<unit>{_UNIT_RE})(?![{_LO}])",
     re.IGNORECASE,
 )
-_SAME_DAY_RE = re.compile(r"(?:trả kết quả\s+)?trong (?:ngày|ngày làm việc)(?![{_LO}])", re.I)
+_SAME_DAY_RE = re.compile(rf"(?:trả kết quả\s+)?trong (?:ngày làm việc|ngày)(?![{_LO}])", re.I)
 
 
 def _dur_value(text: str) -> float:
@@ -530,7 +539,7 @@ _CHANNEL_LABELS = {
 _ROW_RE = re.compile(rf"(Trực tiếp|Trực tuyến|Dịch vụ bưu chính)(?=[0-9{_UP}])")
 _DURATION_CELL_RE = re.compile(
     rf"(?P<v>{_DUR_NUM})\s*(?:(?:-|–|đến)\s*(?P<hi>{_DUR_NUM})\s*)?"
-    r"(?P<unit>Ngày làm việc|Ngày|Giờ|Tháng|Tuần|Năm|Phút|Trong ngày)",
+    r"(?P<unit>Ngày làm việc|Ngày|Giờ|Tháng|Tuần|Năm|Phút)",
 )
 _VALID_AMOUNT = re.compile(r"[1-9]\d{0,2}(?:,\d{3})+|[1-9]\d*")
 
@@ -672,13 +681,22 @@ def parse_channels(text: str | None, issues: Issues = None, field: str = "cach_t
 # --------------------------------------------------------------------------
 _DOC_HEADER = "Tên giấy tờMẫu đơn, tờ khaiSố lượng"
 # The quantity column: "1 bản chính", "0 bản chính,1 bản sao".  It is glued
-# to the row (no space before) and to the next row (no space, '.', ';' ... after),
-# which tells it apart from "01 bản chính" written inside a document name.
-# Counts are single digits in every portal row seen; a digit glued before it
-# belongs to the name ("Nghị định 116" + "1 bản chính").
-_QTY_RE = re.compile(
-    r"(?<![\s(])(\d) bản (chính|sao)((?:,\d bản (?:chính|sao))*)(?![\s.;:,)])"
-)
+# to the next row (no space, '.', ';' ... after it), which tells it apart from
+# "01 bản chính;" written inside a document name.  Counts are single digits
+# in every portal row seen; a digit glued before it belongs to the name
+# ("Nghị định 116" + "1 bản chính").  A name that itself ends in "01 bản
+# chính" is followed directly by the real cell; see ``_quantity_cells``.
+_QTY_RE = re.compile(r"(?<!\()(\d) bản (chính|sao)((?:,\d bản (?:chính|sao))*)(?![\s.;:,)])")
+
+
+def _quantity_cells(chunk: str) -> list[re.Match[str]]:
+    """Quantity cells of one table, dropping matches that sit inside the following row's name.
+
+    When two matches touch ("...: 01 bản chính" + "1 bản chính"), only the
+    second is the cell; the first is the end of the document name.
+    """
+    found = list(_QTY_RE.finditer(chunk))
+    return [m for i, m in enumerate(found) if i + 1 == len(found) or found[i + 1].start() != m.end()]
 _FILE_EXT = r"\.(?:docx|doc|pdf|xlsx|xls|odt|rtf|zip|rar)"
 _FILE_RE = re.compile(rf"{_FILE_EXT}(?=\s*$)", re.IGNORECASE)
 _FILE_KEYWORD_RE = re.compile(
@@ -686,7 +704,8 @@ _FILE_KEYWORD_RE = re.compile(
 )
 _TEMPLATE_CODE_RE = re.compile(
     r"(?:Mẫu|Mau|MẪU|MAU|mẫu|mau|Mu)\s*(?:số|so|SỐ|SO|s)?\s*[:.]?\s*"
-    rf"(?P<code>[A-Z{_UP}]{{0,6}}[\s.-]?\d{{1,3}}[a-z]?(?:[-/.][A-Z0-9{_UP}]+)*(?:\([A-Z]+\))?)",
+    r"(?P<code>(?:[A-ZĐ]{1,8}[-.\s]?){0,3}\d{1,3}[a-zA-Z]?(?![a-zà-ỹ])"
+    r"(?:[-/.][A-ZĐ0-9]+(?![a-zà-ỹ]))*(?:\([A-Z]+\))?)"
 )
 
 
@@ -743,8 +762,9 @@ def _file_start(text: str, stem_end: int) -> int | None:
     best = None
     for m in _FILE_KEYWORD_RE.finditer(window):
         p = m.start()
-        if p == 0 or not window[p - 1].isspace():
+        if p > 0 and not (window[p - 1].isspace() or window[p - 1] == "("):
             best = p
+            break
     if best is None:
         for m in re.finditer(r"[;).](?=\S)", window):
             if m.group(0) == "." and m.start() > 0 and window[m.start() - 1].isdigit():
@@ -752,11 +772,14 @@ def _file_start(text: str, stem_end: int) -> int | None:
             best = m.end()
         if best is not None and best >= len(window) - 1:
             best = None
+    if best is None:  # "quy định1.2. Don de nghi.doc": a number glued to a word starts the file
+        m = re.search(rf"(?<=[{_LO}])(?=\d)", window)
+        best = m.start() if m else None
     if best is None:
         for m in re.finditer(rf"(?<=[{_LO}0-9])(?=[{_UP}])", window):
             best = m.start()
-    if best is None:
-        return None
+    if not best:
+        return None  # a row always has a name, so a file cannot start it
     return lo + best
 
 
@@ -808,7 +831,7 @@ def parse_documents(text: str | None, issues: Issues = None, field: str = "thanh
         group = None if title in ("", "--", "-") else title.rstrip(":").strip()
         sub_group: str | None = None
         pos = 0
-        rows = list(_QTY_RE.finditer(chunk))
+        rows = _quantity_cells(chunk)
         if not rows and chunk.strip():
             _report(
                 issues,
@@ -817,6 +840,8 @@ def parse_documents(text: str | None, issues: Issues = None, field: str = "thanh
                 f"Nhóm hồ sơ {gi}: không thấy cột số lượng; không tách được giấy tờ.",
                 chunk,
             )
+            title = ""
+            continue
         for m in rows:
             row_text = chunk[pos : m.start()]
             pos = m.end()
@@ -863,10 +888,42 @@ _LEGAL_HEADER = "Tên văn bản pháp lýMã văn bản"
 # The issuer part must not swallow the capital that starts the next title
 # ("TT-BTPLuật"), hence the lookahead against a following lowercase letter;
 # legislature numbers take exactly two digits ("QH11" + "65/2006/...").
-_ISSUER = rf"[{_UP}](?:[{_UP}]|(?:\s?-\s?)(?=[{_UP}]))*?(?:[{_UP}](?![{_LO}])|QH\d{{2}}|TTg)"
-_LEGAL_NUM_RE = re.compile(
-    rf"(?P<num>\d{{1,4}}(?:\.\d{{1,3}})?/(?:\d{{4}}/)?(?:{_ISSUER}(?:-{_ISSUER})*))"
+_ISSUER = r"[A-ZĐ](?:[A-ZĐ]|(?<=TT)g|\s?-\s?(?=[A-ZĐ]))*(?:(?<=QH)\d{2}|(?<=[A-ZĐg])(?![a-zđ" + _LO + r"]))"
+# An all-capital title glued to the previous number ("NĐ-CPLUẬT QUỐC TỊCH")
+# would be read as part of the issuer code; such titles start with one of
+# these words, so a space is put in front of them first.
+_CAPS_TITLE_RE = re.compile(
+    r"(?:(?<=[A-ZĐ0-9])|(?<=TTg))(?=(?:BỘ LUẬT|LUẬT|NGHỊ ĐỊNH|NGHỊ QUYẾT|THÔNG TƯ|QUYẾT ĐỊNH|PHÁP LỆNH"
+    r"|SỬA ĐỔI|QUY ĐỊNH|HƯỚNG DẪN)\b)"
 )
+# The number cell sometimes repeats the document type ("Luật" + "60/2014/QH13"),
+# which then sticks to the end of the previous title: "Luật Hộ tịchLuật".
+_GLUED_TYPE_RE = re.compile(
+    rf"(?<=[{_LO}.;)])(?:Luật|Thông tư|Nghị định|Nghị quyết|Quyết định|Pháp lệnh)(?:\s+số)?\s*:?\s*$"
+)
+_LEGAL_NUM_RE = re.compile(rf"(?:(?<!\d)|(?<=QH\d\d))(?P<run>\d+)(?P<tail>(?:\.\d{{1,3}})?/(?:\d{{4}}/)?{_ISSUER})")
+
+
+def _legal_number(m: re.Match[str], body: str) -> tuple[int, str, bool]:
+    """(start, number, certain) for a document-number match.
+
+    The number is glued to the title before it, so a title ending in a year
+    ("Luật Khiếu nại năm 2011" + "02/2011/QH13") arrives as the digit run
+    "201102".  A run that starts a word with a 19xx/20xx year and is longer
+    than four digits is cut after the year.  Other runs longer than four
+    digits are cut to their last four digits and flagged as uncertain.
+    """
+    run, start = m["run"], m.start()
+    certain = True
+    if len(run) > 4:
+        word_start = start == 0 or not body[start - 1].isalnum()
+        if word_start and re.match(r"(?:19|20)\d\d", run) and len(run) - 4 <= 4:
+            cut = 4
+        else:
+            cut, certain = len(run) - 4, False
+        run, start = run[cut:], start + cut
+    number = re.sub(r"\s*-\s*", "-", run + m["tail"]).strip()
+    return start, number, certain
 
 
 def _is_row_end(text: str, end: int) -> bool:
@@ -899,21 +956,27 @@ def parse_legal_basis(text: str | None, issues: Issues = None, field: str = "can
     else:
         _report(issues, field, "legal_header_missing", "Thiếu dòng tiêu đề bảng căn cứ pháp lý.", raw)
         body = raw
+    body = _CAPS_TITLE_RE.sub(" ", body)
     out: list[LegalBasis] = []
     start = 0
-    for m in _LEGAL_NUM_RE.finditer(body):
+    found = list(_LEGAL_NUM_RE.finditer(body))
+    for i, m in enumerate(found):
         if not _is_row_end(body, m.end()):
             continue
-        title = clean_text(body[start : m.start()])
+        num_start, number, certain = _legal_number(m, body)
+        if i + 1 < len(found) and found[i + 1].start() == m.end():
+            _, nxt, _ = _legal_number(found[i + 1], body)
+            if nxt == number:
+                continue  # "Nghị định 05/2012/NĐ-CP" + "05/2012/NĐ-CP": this one is in the title
+        title = clean_text(_GLUED_TYPE_RE.sub("", body[start:num_start]))
         if not title:
             continue  # the number is itself the title: wait for the number cell
-        number = re.sub(r"\s*-\s*", "-", m["num"]).strip()
-        if title[-1].isdigit():
+        if not certain:
             _report(
                 issues,
                 field,
                 "legal_number_boundary",
-                f"Tên văn bản kết thúc bằng chữ số, ranh giới với số hiệu '{number}' không chắc chắn.",
+                f"Số hiệu dính liền chữ số của tên văn bản; tách thành '{number}' nhưng không chắc chắn.",
                 title[-60:] + number,
             )
         out.append(LegalBasis(number=number, title=title))
@@ -993,12 +1056,24 @@ def parse_levels(text: str | None) -> list[str]:
 
 
 def parse_audience(text: str | None) -> list[str]:
-    """Audience groups from ``doi_tuong_thuc_hien`` (commas inside parentheses kept).
+    """Audience groups from ``doi_tuong_thuc_hien``.
 
     Why: "Công dân Việt Nam" vs "Doanh nghiệp" decides whether the bot
-    should offer the procedure to a private person at all.
+    should offer the procedure to a private person at all.  Commas inside
+    parentheses are kept ("Tổ chức (không bao gồm doanh nghiệp, HTX)"), and
+    a piece starting in lower case continues the previous group ("Cán bộ,
+    công chức, viên chức" is one group), since every group name is
+    capitalised.
     """
-    return parse_levels(text)
+    out: list[str] = []
+    for item in _split_top_level_commas(text or ""):
+        if is_no_info(item):
+            continue
+        if out and item[:1].islower():
+            out[-1] = f"{out[-1]}, {item}"
+        else:
+            out.append(item)
+    return list(dict.fromkeys(out))
 
 
 def parse_conditions(text: str | None) -> list[str]:
@@ -1014,6 +1089,7 @@ def parse_conditions(text: str | None) -> list[str]:
 
 
 _RESULT_TAIL = re.compile(r"Từ khóa.*\Z", re.DOTALL)
+_RESULT_CODE = re.compile(rf"^(?:[A-Za-z0-9_.\-]*\d|[a-z]+(?![{_LO}])|[A-Z]{{2,}}(?![{_LO}]))")
 
 
 def parse_result(text: str | None) -> str | None:
@@ -1027,11 +1103,12 @@ def parse_result(text: str | None) -> str | None:
     if is_no_info(raw):
         return None
     raw = _RESULT_TAIL.sub("", raw)
-    parts = re.split(r"Mã:\s*KQ[.\w]*", raw)
-    items = [clean_text(p) for p in parts if clean_text(p)]
+    pieces = re.split(r"Mã:\s*", raw)
+    # Each "Mã:" is followed by a result code glued to the next result's
+    # name: "KQ.G01.00262", "000.00.00.G11-KQ1711", "VBTT", or junk typed by
+    # hand ("utw").  Codes end in a digit or are one run of letters.
+    parts = [pieces[0]] + [_RESULT_CODE.sub("", p, count=1) for p in pieces[1:]]
+    items = [clean_text(p).strip(" ;") for p in parts if clean_text(p).strip(" ;")]
     items = [i for i in items if not is_no_info(i)]
     return "; ".join(items) or None
 
-
-if sys.version_info < (3, 10):  # pragma: no cover - zip(strict=) above
-    raise RuntimeError("portal_parser needs Python 3.10+")

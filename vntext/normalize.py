@@ -97,15 +97,16 @@ def expand_abbreviations(text: str) -> str:
 
     Works token by token on NFC text and keeps everything else untouched.
     """
-    out: list[str] = []
-    for token in nfc(text).split(" "):
+
+    def repl(match: re.Match[str]) -> str:
+        token = match.group()
         key = fold_accents(token)
         bare = token.lower() == key  # typed without diacritics
         if key in ABBREVIATIONS and (bare or key in _ACCENTED_OK):
-            out.append(ABBREVIATIONS[key])
-        else:
-            out.append(token)
-    return " ".join(out)
+            return ABBREVIATIONS[key]
+        return token
+
+    return _TOKEN_RE.sub(repl, nfc(text))
 
 
 def normalize_query(text: str) -> str:

@@ -46,7 +46,7 @@ def segment(text: str, word_tokenize: Callable[[str], list[str]] | None) -> list
             syl.append(s)
             owner.append(idx)
     groups: list[list[int]] = [[i] for i in range(len(syl))]
-    has_diacritics = any(fold_accents(s) != s for s in syl)
+    has_diacritics = any(fold_accents(raw) != raw.lower() for _, _, raw in units)
     # without diacritics underthesea's groupings are noise ("the can" + "cuoc"): keep syllables
     if word_tokenize is not None and len(syl) > 1 and has_diacritics:
         words = word_tokenize(" ".join(syl))
@@ -67,3 +67,21 @@ def segment(text: str, word_tokenize: Callable[[str], list[str]] | None) -> list
             word = "_".join(syl[i] for i in group)
         segments.append(Segment(word, fold_accents(word), units[first][0], units[last][1]))
     return segments
+
+
+def split_at_boundaries(text: str, words: list[Segment], boundaries: set[int]) -> list[Segment]:
+    """Break words that straddle an entity boundary into their syllables.
+
+    Training examples annotate entities on syllable boundaries ("[sổ đỏ] mất
+    phí"), while the segmenter may join across them ("đỏ_mất").  Splitting
+    only there keeps the words elsewhere and the annotations aligned.
+    """
+    out: list[Segment] = []
+    syllable_level = None
+    for word in words:
+        if any(word.start < b < word.end for b in boundaries):
+            syllable_level = syllable_level or segment(text, None)
+            out.extend(s for s in syllable_level if word.start <= s.start and s.end <= word.end)
+        else:
+            out.append(word)
+    return out

@@ -21,7 +21,7 @@ from rasa.shared.nlu.constants import TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from components.segmentation import nfc_text, segment
+from components.segmentation import nfc_text, segment, split_at_boundaries
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
@@ -81,8 +81,10 @@ class UndertheseaTokenizer(Tokenizer):
         text: Optional[str] = message.get(attribute)
         if not text:
             return []
-        tokens = [
-            Token(seg.text, seg.start, seg.end, lemma=seg.folded)
-            for seg in segment(text, self._word_tokenize)
-        ]
+        words = segment(text, self._word_tokenize)
+        entities = message.get("entities") or []
+        if attribute == TEXT and entities:
+            bounds = {e["start"] for e in entities} | {e["end"] for e in entities}
+            words = split_at_boundaries(text, words, bounds)
+        tokens = [Token(w.text, w.start, w.end, lemma=w.folded) for w in words]
         return self._apply_token_pattern(tokens)

@@ -1,0 +1,47 @@
+# Two commands: `make run` (set up and chat) and `make test` (set up and test).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+export RASA_TELEMETRY_ENABLED := false
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PYTHONPATH := $(CURDIR):$(CURDIR)/bot
+
+ML := .venv-ml/bin/python
+RASA := .venv-rasa/bin/rasa
+
+.PHONY: help setup index train run chat test lint bench models serve-actions serve-rasa
+
+help:
+	@echo "make run    - cài đặt, lập chỉ mục, huấn luyện (khi dữ liệu đổi) và chạy trợ lý trên 127.0.0.1:5005"
+	@echo "make test   - cài đặt và chạy toàn bộ kiểm thử"
+	@echo "make chat   - trò chuyện trong terminal với trợ lý đang chạy"
+	@echo "make bench  - chạy các benchmark (in bảng số liệu)"
+	@echo "make models - (máy có mạng) tải mô hình bkai và Vosk với checksum cố định"
+
+setup:
+	@bash scripts/setup_env.sh
+
+index: setup
+	@$(ML) -m knowledge_base build --if-stale
+
+train: setup
+	@bash scripts/train_bot.sh
+
+run: index train
+	@bash scripts/run.sh
+
+chat:
+	@$(ML) scripts/chat.py
+
+test: setup
+	@bash scripts/test.sh
+
+lint: setup
+	@.venv-ml/bin/ruff check .
+
+bench: index
+	@$(ML) benchmarks/search_quality.py
+	@$(ML) benchmarks/search_latency.py
+
+models: setup
+	@$(ML) scripts/fetch_models.py

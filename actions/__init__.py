@@ -1,0 +1,1 @@
+"""rasa-sdk action server: answers citizens from the procedure knowledge base."""

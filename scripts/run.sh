@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Start the action server and the Rasa server on loopback, wait until both answer, then chat.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RASA_TELEMETRY_ENABLED=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONPATH="$PWD:$PWD/bot"
+RASA_PORT="${RASA_PORT:-5005}"; ACTIONS_PORT="${ACTIONS_PORT:-5055}"
+MODEL="${RASA_MODEL:-models/rasa/latest.tar.gz}"
+mkdir -p .run
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT INT TERM
+
+echo "==> starting the action server on 127.0.0.1:$ACTIONS_PORT (log: .run/actions.log)"
+.venv-ml/bin/python -m rasa_sdk --actions actions --port "$ACTIONS_PORT" > .run/actions.log 2>&1 &
+pids+=($!)
+echo "==> starting the Rasa server on 127.0.0.1:$RASA_PORT (log: .run/rasa.log)"
+(cd bot && exec ../.venv-rasa/bin/rasa run --model "../$MODEL" -i 127.0.0.1 -p "$RASA_PORT" --enable-api \
+    --credentials credentials.yml --endpoints endpoints.yml ${RASA_CORS:+--cors "$RASA_CORS"}) > .run/rasa.log 2>&1 &
+pids+=($!)
+
+wait_for() {  # name url pid
+  local start=$SECONDS
+  printf "    waiting for %s " "$1"
+  until curl -sf "$2" >/dev/null 2>&1; do
+    kill -0 "$3" 2>/dev/null || { echo; echo "$1 exited; last log lines:" >&2; tail -20 ".run/$4.log" >&2; exit 1; }
+    (( SECONDS - start > ${STARTUP_TIMEOUT:-240} )) && { echo; echo "$1 did not start in time" >&2; exit 1; }
+    printf "."; sleep 2
+  done
+  echo " ok ($(( SECONDS - start ))s)"
+}
+wait_for "action server" "http://127.0.0.1:$ACTIONS_PORT/health" "${pids[0]}" actions
+wait_for "Rasa server" "http://127.0.0.1:$RASA_PORT/webhooks/rest/" "${pids[1]}" rasa
+
+cat <<MSG
+
+Trợ lý đã sẵn sàng.
+  - Trò chuyện trong terminal:  make chat
+  - REST:  curl -s -XPOST http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook \\
+             -H 'Content-Type: application/json' -d '{"sender":"dan","message":"làm căn cước cần giấy tờ gì?"}'
+  - socket.io: http://127.0.0.1:$RASA_PORT/socket.io
+Ctrl-C để dừng.
+MSG
+if [ -t 0 ] && [ -t 1 ] && [ -z "${NO_CHAT:-}" ]; then
+  .venv-ml/bin/python scripts/chat.py --port "$RASA_PORT" || true
+else
+  wait -n "${pids[@]}"
+fi

@@ -1,0 +1,41 @@
+"""Shared fixtures: a knowledge-base index built from the project's own mini catalogue."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+SHARED = Path(os.environ.get("SHARED_DIR", REPO.parent / "shared"))
+
+
+def shared_path(rel: str, env: str) -> Path:
+    """Path of a shared data file; fails loudly when missing unless ALLOW_MISSING_SHARED=1."""
+    path = Path(os.environ.get(env, SHARED / rel))
+    if not path.exists():
+        msg = f"shared data missing: {path} (set {env} or put ../shared next to the checkout)"
+        if os.environ.get("ALLOW_MISSING_SHARED") == "1":
+            pytest.skip(msg)
+        pytest.fail(msg)
+    return path
+
+
+@pytest.fixture(scope="session")
+def mini_index(tmp_path_factory: pytest.TempPathFactory):
+    """Build an index of tests/fixtures/catalogue in a temporary KB_DATA_DIR."""
+    from knowledge_base import index as kb_index
+    from knowledge_base import store
+
+    data = tmp_path_factory.mktemp("kb")
+    old = os.environ.get("KB_DATA_DIR")
+    os.environ["KB_DATA_DIR"] = str(data)
+    procs = store.load_curated(FIXTURES / "catalogue")
+    path = kb_index.build(procs, log=lambda *_: None)
+    yield path, procs
+    if old is None:
+        os.environ.pop("KB_DATA_DIR", None)
+    else:
+        os.environ["KB_DATA_DIR"] = old
