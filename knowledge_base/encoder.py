@@ -93,6 +93,10 @@ def training_pairs(procedures: list[Procedure], seed: int = 13) -> list[tuple[st
                 pairs.append((q, i))
                 if proc.curated and rng.random() < 0.5:
                     pairs.append((" ".join(syllables(q)), i))  # typed without diacritics
+        # what citizens describe: the documents they hold, the conditions they meet
+        if proc.curated:
+            for detail in [d.name for d in proc.documents] + proc.conditions:
+                pairs.append((detail.lower(), i))
         # colloquial terms whose official wording the name contains
         folded_name = " ".join(syllables(proc.name))
         for entry in lexicon:
@@ -166,7 +170,7 @@ def train_static(
             opt.step()
             with torch.no_grad():
                 static.embedding.weight[0].zero_()
-            loss_val = float(loss)
+            loss_val = float(loss.detach())
     model = SentenceTransformer(modules=[static, Normalize()], device="cpu")
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(out_dir))

@@ -23,7 +23,8 @@ _STOP_PHRASES = [
     "mat bao lau", "bao lau", "may ngay", "mat may ngay", "nop o dau", "lam o dau", "o dau",
     "nhu the nao", "the nao", "ra sao", "lam sao", "thi sao", "duoc khong", "co duoc khong",
     "le phi", "chi phi", "phi", "thu tuc", "cac buoc", "quy trinh", "trinh tu", "truc tuyen",
-    "online", "thoi gian", "toi muon", "minh muon", "em muon", "cho hoi", "cho minh hoi",
+    "online", "thoi gian", "qua vneid", "tren vneid", "bang vneid", "app vneid", "ung dung vneid", "vneid",
+    "qua mang", "tren mang", "dich vu cong", "cong dich vu cong", "qua app", "tren app", "toi muon", "minh muon", "em muon", "cho hoi", "cho minh hoi",
     "cho em hoi", "xin hoi", "muon hoi", "hoi ve", "can gi", "gi", "khong", "a", "vay", "nhi", "nhe",
     "oi", "ad", "ban", "minh", "toi", "em", "anh", "chi", "co", "la", "thi", "can", "muon", "lam",
 ]
@@ -92,4 +93,6 @@ def doc_fields(proc: Procedure) -> dict[str, str]:
         "aliases": " ; ".join(proc.aliases),
         "field": proc.field,
         "result": proc.result or "",
+        # documents, conditions: words citizens use when they describe their situation
+        "details": " ; ".join([d.name for d in proc.documents] + proc.conditions),
     }

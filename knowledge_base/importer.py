@@ -15,7 +15,8 @@ importer therefore
   same file always gives the same output) and the file's SHA-256.
 
 Run ``python -m knowledge_base.importer FILE`` for a dry run with a
-readable report (``--json`` for machine-readable output).
+readable report (``--json`` for machine-readable output); a rejected file
+exits with status 1.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ __all__ = [
     "CommitFn",
     "FieldStats",
     "ImportIssue",
+    "ImportRejected",
     "ImportReport",
     "citizen_priority",
     "import_file",
@@ -178,9 +180,7 @@ class ImportReport:
     source_sha256: str | None = None
     records_read: int = 0
     records_imported: int = 0
-    field_stats: dict[str, FieldStats] = field(
-        default_factory=lambda: {name: FieldStats() for name in STAT_FIELDS}
-    )
+    field_stats: dict[str, FieldStats] = field(default_factory=lambda: {name: FieldStats() for name in STAT_FIELDS})
     warnings: list[ImportIssue] = field(default_factory=list)
     errors: list[ImportIssue] = field(default_factory=list)
     committed: bool = False
@@ -232,9 +232,8 @@ class ImportReport:
         ]
         width = max(len(k) for k in self.field_stats) if self.field_stats else 10
         for name, st in self.field_stats.items():
-            lines.append(
-                f"  {name:<{width}}  {st.parsed:>6}  {st.empty:>6}  {st.failed:>6}  {st.rate:>7.1%}"
-            )
+            rate = f"{st.rate:>7.1%}" if st.parsed + st.failed else f"{'–':>7}"
+            lines.append(f"  {name:<{width}}  {st.parsed:>6}  {st.empty:>6}  {st.failed:>6}  {rate}")
         lines.append("")
         lines.append(f"Lỗi / Errors: {len(self.errors)}")
         for e in self.errors[:max_examples]:
@@ -318,9 +317,7 @@ def _text(record: dict[str, Any], key: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _stat(
-    stats: dict[str, FieldStats], name: str, source: str, produced: bool, issues: list[pp.ParseIssue]
-) -> None:
+def _stat(stats: dict[str, FieldStats], name: str, source: str, produced: bool, issues: list[pp.ParseIssue]) -> None:
     failed = any(i.field == name or i.field.startswith(name + "[") or i.field.startswith(name + ".") for i in issues)
     st = stats[name]
     if failed or (produced is False and not pp.is_no_info(source)):
@@ -331,9 +328,7 @@ def _stat(
         st.parsed += 1
 
 
-def _channel_stats(
-    stats: dict[str, FieldStats], channels: list[SubmissionChannel], issues: list[pp.ParseIssue]
-) -> None:
+def _channel_stats(stats: dict[str, FieldStats], channels: list[SubmissionChannel], issues: list[pp.ParseIssue]) -> None:
     for sub, has in (
         ("thoi_gian", any(c.duration is not None for c in channels)),
         ("phi", any(c.fees for c in channels)),
@@ -410,9 +405,7 @@ def record_to_procedure(
     source_url = pp.clean_text(_text(record, "detail_url"))
     if not source_url:
         source_url = portal_url(code)
-        issues.append(
-            pp.ParseIssue("detail_url", "source_url_missing", "Thiếu đường dẫn chi tiết; dùng liên kết theo mã.")
-        )
+        issues.append(pp.ParseIssue("detail_url", "source_url_missing", "Thiếu đường dẫn chi tiết; dùng liên kết theo mã."))
 
     where = pp.clean_text(_text(record, "dia_chi_tiep_nhan"))
     if stats is not None:
@@ -476,8 +469,7 @@ def _decode_error(line_no: int, line: bytes, exc: UnicodeDecodeError) -> ImportI
         None,
         "(mã hóa/encoding)",
         "not_utf8",
-        f"Dòng không phải UTF-8: byte 0x{line[exc.start]:02x} ở vị trí {exc.start}. "
-        "Hãy xuất lại tệp với mã hóa UTF-8.",
+        f"Dòng không phải UTF-8: byte 0x{line[exc.start]:02x} ở vị trí {exc.start}. Hãy xuất lại tệp với mã hóa UTF-8.",
         snippet.decode("utf-8", errors="replace"),
     )
 
@@ -488,10 +480,24 @@ def _field_of(loc: tuple[Any, ...]) -> str:
     return _MODEL_TO_PORTAL.get(str(loc[0]), str(loc[0]))
 
 
+class ImportRejected(Exception):
+    """The file was refused as a whole and nothing was committed; ``report`` lists the errors.
+
+    Why an exception: a caller that asked for an import must not carry on
+    (rebuild an index, say "done") as if the catalogue had changed.
+    """
+
+    def __init__(self, report: ImportReport) -> None:
+        self.report = report
+        first = report.errors[0].format() if report.errors else "không rõ lỗi"
+        super().__init__(f"Tệp {report.source} bị từ chối ({len(report.errors)} lỗi), lỗi đầu: {first}")
+
+
 def import_file(
     path: str | Path,
     *,
     commit: CommitFn | None,
+    raise_on_error: bool = True,
 ) -> ImportReport:
     """Validate and convert a portal export (``.jsonl`` or ``.jsonl.gz``); commit only if all of it is valid.
 
@@ -499,12 +505,19 @@ def import_file(
     code and the SHA-256 of the file's bytes as given (compressed or not).
     Pass ``commit=None`` for a dry run.  Nothing is ever deduplicated: two
     records with the same code are an error naming both lines.
+
+    A rejected file raises :class:`ImportRejected` (its ``report`` names
+    every line and field at fault); with ``raise_on_error=False`` the report
+    is returned instead, with ``ok`` False.  Either way ``commit`` is not
+    called.
     """
     started = time.perf_counter()
     report = ImportReport(source=str(path))
 
     def finish() -> ImportReport:
         report.elapsed_s = time.perf_counter() - started
+        if report.errors and raise_on_error:
+            raise ImportRejected(report)
         return report
 
     try:
@@ -520,9 +533,7 @@ def import_file(
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as exc:
-            report.errors.append(
-                ImportIssue(None, None, "(tệp/file)", "bad_gzip", f"Tệp gzip hỏng hoặc bị cắt: {exc}.")
-            )
+            report.errors.append(ImportIssue(None, None, "(tệp/file)", "bad_gzip", f"Tệp gzip hỏng hoặc bị cắt: {exc}."))
             return finish()
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]  # a UTF-8 BOM is harmless; strip it instead of failing line 1
@@ -534,14 +545,10 @@ def import_file(
         lines.pop()  # trailing newline(s) at the end of the file
     for line_no, raw in lines:
         if len(report.errors) >= _MAX_ERRORS:
-            report.errors.append(
-                ImportIssue(line_no, None, "(tệp/file)", "too_many_errors", "Quá nhiều lỗi; dừng kiểm tra tệp.")
-            )
+            report.errors.append(ImportIssue(line_no, None, "(tệp/file)", "too_many_errors", "Quá nhiều lỗi; dừng kiểm tra tệp."))
             break
         if not raw.strip():
-            report.warnings.append(
-                ImportIssue(line_no, None, "(dòng/line)", "blank_line", "Dòng trống giữa tệp; bỏ qua.")
-            )
+            report.warnings.append(ImportIssue(line_no, None, "(dòng/line)", "blank_line", "Dòng trống giữa tệp; bỏ qua."))
             continue
         report.records_read += 1
         try:
@@ -570,9 +577,7 @@ def import_file(
             continue
         code_value = record.get("ma_thu_tuc")
         if code_value is None or (isinstance(code_value, str) and not code_value.strip()):
-            report.errors.append(
-                ImportIssue(line_no, None, "ma_thu_tuc", "missing_code", "Thiếu mã thủ tục (ma_thu_tuc).")
-            )
+            report.errors.append(ImportIssue(line_no, None, "ma_thu_tuc", "missing_code", "Thiếu mã thủ tục (ma_thu_tuc)."))
             continue
         if not isinstance(code_value, str) or not _CODE_RE.fullmatch(code_value.strip()):
             report.errors.append(
@@ -615,15 +620,11 @@ def import_file(
                     )
                 )
             continue
-        report.warnings.extend(
-            ImportIssue(line_no, code, i.field, i.code, i.message, i.raw) for i in issues
-        )
+        report.warnings.extend(ImportIssue(line_no, code, i.field, i.code, i.message, i.raw) for i in issues)
         procedures.append(procedure)
 
     if report.records_read == 0 and not report.errors:
-        report.errors.append(
-            ImportIssue(None, None, "(tệp/file)", "empty_file", "Tệp không có bản ghi nào; không ghi gì.")
-        )
+        report.errors.append(ImportIssue(None, None, "(tệp/file)", "empty_file", "Tệp không có bản ghi nào; không ghi gì."))
 
     procedures.sort(key=lambda p: p.code)
     report.procedures = procedures
@@ -655,7 +656,7 @@ def main(argv: list[str] | None = None) -> int:
         from knowledge_base.store import write_imported  # the store owns all writes
 
         commit = write_imported
-    report = import_file(args.path, commit=commit)
+    report = import_file(args.path, commit=commit, raise_on_error=False)
     if args.json:
         json.dump(report.to_dict(include_timing=True), sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")

@@ -34,6 +34,7 @@ from knowledge_base.features import doc_fields, lexical_terms
 from knowledge_base.schema import Procedure
 
 FORMAT_VERSION = 1
+DETAILS = os.environ.get("KB_DETAILS", "1") == "1"
 
 
 class StaleIndexError(RuntimeError):
@@ -66,6 +67,8 @@ def doc_terms(proc: Procedure) -> list[str]:
     terms = lexical_terms(fields["name"]) * 2
     for key in ("aliases", "field", "result"):
         terms += lexical_terms(fields[key])
+    if DETAILS:
+        terms += lexical_terms(fields["details"], with_words=False)
     return terms
 
 

@@ -153,9 +153,7 @@ def parse_amount(text: str) -> float | None:
     if m:
         return float(f"{m.group(1)}.{m.group(2)}")
     # "1.234,5" / "1,234.5": thousands with a decimal tail.
-    m = re.fullmatch(r"(\d{1,3}(?:\.\d{3})+),(\d{1,2})", t) or re.fullmatch(
-        r"(\d{1,3}(?:,\d{3})+)\.(\d{1,2})", t
-    )
+    m = re.fullmatch(r"(\d{1,3}(?:\.\d{3})+),(\d{1,2})", t) or re.fullmatch(r"(\d{1,3}(?:,\d{3})+)\.(\d{1,2})", t)
     if m:
         return float(re.sub(r"[.,]", "", m.group(1)) + "." + m.group(2))
     return None
@@ -277,7 +275,7 @@ def _balanced_end(text: str, start: int) -> int | None:
 _FEE_ITEM_RE = re.compile(
     rf"(?:(?P<label>(?:Lệ phí|Phí|Giá dịch vụ|Lệ Phí)[^:()]{{0,60}}?)\s*:\s*)?"
     rf"(?P<num>{_NUM})\s*(?:(?P<mult>{_MULT})\s*)?(?P<per>/\s*[^\s()]{{1,20}}\s*)?"
-    rf"(?P<cur>Việt Nam Đồng|VNĐ|VND|Đồng|đồng|USD)(?![{_LO}])"
+    rf"(?P<cur>Việt Nam Đồng|VNĐ|VND|Đồng|đồng|USD)"
     rf"(?P<per2>\s*/\s*[^\s();,.]+(?:\s[{_LO}][^\s();,.]*){{0,2}})?"
 )
 _FREE_HEAD_RE = re.compile(r"Miễn phí|Không thu phí|Không thu lệ phí|Miễn lệ phí")
@@ -366,8 +364,7 @@ def parse_fee(text: str | None, issues: Issues = None, field: str = "phi") -> li
             issues,
             field,
             "fee_free_contradicted",
-            "Ô phí ghi 'Miễn phí' nhưng ghi chú dẫn mức thu hoặc văn bản về phí; "
-            "không khẳng định là miễn phí.",
+            "Ô phí ghi 'Miễn phí' nhưng ghi chú dẫn mức thu hoặc văn bản về phí; không khẳng định là miễn phí.",
             raw,
         )
         return [Fee(kind=FeeKind.UNKNOWN, note=raw)]
@@ -644,7 +641,7 @@ def parse_channels(text: str | None, issues: Issues = None, field: str = "cach_t
                 notes.append(f"Thời hạn gốc: {clean_text(dur_text)}")
         split = split_fee_cell(rest)
         if ambiguous:
-            fee_text, desc = (split if split else (rest, ""))
+            fee_text, desc = split if split else (rest, "")
             fees = [Fee(kind=FeeKind.UNKNOWN, note=clean_text(dur_text + fee_text))]
         elif split is None:
             if rest.strip():
@@ -697,11 +694,11 @@ def _quantity_cells(chunk: str) -> list[re.Match[str]]:
     """
     found = list(_QTY_RE.finditer(chunk))
     return [m for i, m in enumerate(found) if i + 1 == len(found) or found[i + 1].start() != m.end()]
+
+
 _FILE_EXT = r"\.(?:docx|doc|pdf|xlsx|xls|odt|rtf|zip|rar)"
 _FILE_RE = re.compile(rf"{_FILE_EXT}(?=\s*$)", re.IGNORECASE)
-_FILE_KEYWORD_RE = re.compile(
-    r"(?:Mẫu|Mau|MẪU|MAU|mẫu|mau|Phụ lục|PHỤ LỤC|Phu luc|Phụ Lục|PL|Biểu mẫu|Tờ khai|To khai)"
-)
+_FILE_KEYWORD_RE = re.compile(r"(?:Mẫu|Mau|MẪU|MAU|mẫu|mau|Phụ lục|PHỤ LỤC|Phu luc|Phụ Lục|PL|Biểu mẫu|Tờ khai|To khai)")
 _TEMPLATE_CODE_RE = re.compile(
     r"(?:Mẫu|Mau|MẪU|MAU|mẫu|mau|Mu)\s*(?:số|so|SỐ|SO|s)?\s*[:.]?\s*"
     r"(?P<code>(?:[A-ZĐ]{1,8}[-.\s]?){0,3}\d{1,3}[a-zA-Z]?(?![a-zà-ỹ])"
@@ -898,9 +895,7 @@ _CAPS_TITLE_RE = re.compile(
 )
 # The number cell sometimes repeats the document type ("Luật" + "60/2014/QH13"),
 # which then sticks to the end of the previous title: "Luật Hộ tịchLuật".
-_GLUED_TYPE_RE = re.compile(
-    rf"(?<=[{_LO}.;)])(?:Luật|Thông tư|Nghị định|Nghị quyết|Quyết định|Pháp lệnh)(?:\s+số)?\s*:?\s*$"
-)
+_GLUED_TYPE_RE = re.compile(rf"(?<=[{_LO}.;)])(?:Luật|Thông tư|Nghị định|Nghị quyết|Quyết định|Pháp lệnh)(?:\s+số)?\s*:?\s*$")
 _LEGAL_NUM_RE = re.compile(rf"(?:(?<!\d)|(?<=QH\d\d))(?P<run>\d+)(?P<tail>(?:\.\d{{1,3}})?/(?:\d{{4}}/)?{_ISSUER})")
 
 
@@ -1111,4 +1106,3 @@ def parse_result(text: str | None) -> str | None:
     items = [clean_text(p).strip(" ;") for p in parts if clean_text(p).strip(" ;")]
     items = [i for i in items if not is_no_info(i)]
     return "; ".join(items) or None
-

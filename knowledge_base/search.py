@@ -28,11 +28,11 @@ MAX_QUERY_CHARS = 2000  # longer input is cut: nobody names a procedure in 2,000
 class Weights:
     """Fusion weights; tuned on the dev set of the curated catalogue (benchmarks/)."""
 
-    rrf_k: float = 60.0
-    lexical: float = 1.0
+    rrf_k: float = 10.0
+    lexical: float = 2.0
     dense: float = 1.0
-    coverage: float = 0.02
-    prior: float = 0.006
+    coverage: float = 0.0
+    prior: float = 0.002
     candidates: int = 50
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from knowledge_base.importer import ImportReport, citizen_priority, import_file
+from knowledge_base.importer import ImportRejected, ImportReport, citizen_priority, import_file
 from knowledge_base.schema import Channel, FeeKind, Procedure
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,15 +45,20 @@ def encode(record: dict[str, Any]) -> bytes:
     return json.dumps(record, ensure_ascii=False).encode("utf-8")
 
 
+def rejected(path: Path, spy: CommitSpy) -> ImportReport:
+    """Import a file that must be refused; return the report carried by the exception."""
+    with pytest.raises(ImportRejected) as info:
+        import_file(path, commit=spy)
+    return info.value.report
+
+
 def assert_rejected(report: ImportReport, spy: CommitSpy, *, line: int | None, field: str, kind: str) -> None:
     """The file was refused, nothing was committed, and the error says where."""
     assert not report.ok
     assert spy.calls == []
     assert report.committed is False
     assert report.records_imported == 0
-    assert any(e.line == line and e.field == field and e.kind == kind for e in report.errors), [
-        e.format() for e in report.errors
-    ]
+    assert any(e.line == line and e.field == field and e.kind == kind for e in report.errors), [e.format() for e in report.errors]
     text = report.format()
     assert "BỊ TỪ CHỐI" in text and "REJECTED" in text
     if line is not None:
@@ -148,14 +153,14 @@ def test_bad_json_rejects_file_naming_the_line(tmp_path: Path) -> None:
     recs = fixture_records()
     path = write_lines(tmp_path / "bad.jsonl", [encode(recs[0]), b'{"ma_thu_tuc": "9.900009", ', encode(recs[2])])
     spy = CommitSpy()
-    report = import_file(path, commit=spy)
+    report = rejected(path, spy)
     assert_rejected(report, spy, line=2, field="(JSON)", kind="bad_json")
 
 
 def test_line_that_is_not_an_object(tmp_path: Path) -> None:
     path = write_lines(tmp_path / "list.jsonl", [b'["9.900001"]'])
     spy = CommitSpy()
-    assert_rejected(import_file(path, commit=spy), spy, line=1, field="(JSON)", kind="not_an_object")
+    assert_rejected(rejected(path, spy), spy, line=1, field="(JSON)", kind="not_an_object")
 
 
 def test_missing_code_rejects_file(tmp_path: Path) -> None:
@@ -163,7 +168,7 @@ def test_missing_code_rejects_file(tmp_path: Path) -> None:
     del recs[1]["ma_thu_tuc"]
     path = write_lines(tmp_path / "nocode.jsonl", [encode(r) for r in recs])
     spy = CommitSpy()
-    assert_rejected(import_file(path, commit=spy), spy, line=2, field="ma_thu_tuc", kind="missing_code")
+    assert_rejected(rejected(path, spy), spy, line=2, field="ma_thu_tuc", kind="missing_code")
 
 
 @pytest.mark.parametrize("bad", ["1.23", "abc", "", 1000110, "1.0001100"])
@@ -172,7 +177,7 @@ def test_invalid_code_rejects_file(tmp_path: Path, bad: object) -> None:
     recs[2]["ma_thu_tuc"] = bad
     path = write_lines(tmp_path / "badcode.jsonl", [encode(r) for r in recs])
     spy = CommitSpy()
-    report = import_file(path, commit=spy)
+    report = rejected(path, spy)
     kind = "missing_code" if bad == "" else "invalid_code"
     assert_rejected(report, spy, line=3, field="ma_thu_tuc", kind=kind)
 
@@ -182,7 +187,7 @@ def test_non_utf8_line_is_named(tmp_path: Path) -> None:
     latin1 = json.dumps(recs[1], ensure_ascii=False).encode("cp1252", errors="replace")
     path = write_lines(tmp_path / "latin1.jsonl", [encode(recs[0]), latin1 + b"\xff", encode(recs[2])])
     spy = CommitSpy()
-    report = import_file(path, commit=spy)
+    report = rejected(path, spy)
     assert_rejected(report, spy, line=2, field="(mã hóa/encoding)", kind="not_utf8")
     assert "UTF-8" in report.errors[0].message
 
@@ -192,21 +197,21 @@ def test_empty_file_is_rejected(tmp_path: Path) -> None:
         path = tmp_path / name
         path.write_bytes(data)
         spy = CommitSpy()
-        assert_rejected(import_file(path, commit=spy), spy, line=None, field="(tệp/file)", kind="empty_file")
+        assert_rejected(rejected(path, spy), spy, line=None, field="(tệp/file)", kind="empty_file")
 
 
 def test_empty_gzip_is_rejected(tmp_path: Path) -> None:
     path = tmp_path / "empty.jsonl.gz"
     path.write_bytes(gzip.compress(b""))
     spy = CommitSpy()
-    assert_rejected(import_file(path, commit=spy), spy, line=None, field="(tệp/file)", kind="empty_file")
+    assert_rejected(rejected(path, spy), spy, line=None, field="(tệp/file)", kind="empty_file")
 
 
 def test_duplicate_codes_are_an_error_not_deduplicated(tmp_path: Path) -> None:
     recs = fixture_records()
     path = write_lines(tmp_path / "dup.jsonl", [encode(recs[0]), encode(recs[1]), encode(recs[0])])
     spy = CommitSpy()
-    report = import_file(path, commit=spy)
+    report = rejected(path, spy)
     assert_rejected(report, spy, line=3, field="ma_thu_tuc", kind="duplicate_code")
     assert "dòng 1" in report.errors[0].message
 
@@ -216,12 +221,12 @@ def test_record_without_name_is_rejected(tmp_path: Path) -> None:
     recs[0]["ten_thu_tuc"] = "   "
     path = write_lines(tmp_path / "noname.jsonl", [encode(r) for r in recs])
     spy = CommitSpy()
-    assert_rejected(import_file(path, commit=spy), spy, line=1, field="ten_thu_tuc", kind="invalid_record")
+    assert_rejected(rejected(path, spy), spy, line=1, field="ten_thu_tuc", kind="invalid_record")
 
 
 def test_missing_file_is_an_error(tmp_path: Path) -> None:
     spy = CommitSpy()
-    report = import_file(tmp_path / "nope.jsonl", commit=spy)
+    report = rejected(tmp_path / "nope.jsonl", spy)
     assert_rejected(report, spy, line=None, field="(tệp/file)", kind="file_unreadable")
 
 
@@ -229,7 +234,7 @@ def test_corrupt_gzip_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "cut.jsonl.gz"
     path.write_bytes(gzip.compress(FIXTURE.read_bytes())[:40])
     spy = CommitSpy()
-    assert_rejected(import_file(path, commit=spy), spy, line=None, field="(tệp/file)", kind="bad_gzip")
+    assert_rejected(rejected(path, spy), spy, line=None, field="(tệp/file)", kind="bad_gzip")
 
 
 def test_blank_line_inside_file_is_a_warning(tmp_path: Path) -> None:
@@ -238,6 +243,15 @@ def test_blank_line_inside_file_is_a_warning(tmp_path: Path) -> None:
     report = import_file(path, commit=None)
     assert report.ok
     assert any(w.kind == "blank_line" and w.line == 2 for w in report.warnings)
+
+
+def test_rejection_can_return_the_report_instead_of_raising(tmp_path: Path) -> None:
+    path = write_lines(tmp_path / "bad.jsonl", [b"{not json"])
+    spy = CommitSpy()
+    report = import_file(path, commit=spy, raise_on_error=False)
+    assert_rejected(report, spy, line=1, field="(JSON)", kind="bad_json")
+    with pytest.raises(ImportRejected, match="dòng/line 1"):
+        import_file(path, commit=None)  # a dry run of a bad file is refused too
 
 
 # --------------------------------------------------------------------------- heuristic
@@ -251,7 +265,10 @@ def test_citizen_priority_heuristic() -> None:
 # --------------------------------------------------------------------------- real data
 def _sample_path() -> Path:
     configured = os.environ.get("TTHC_SAMPLE")
-    return Path(configured) if configured else DEFAULT_SAMPLE
+    if configured:
+        return Path(configured)
+    shared = os.environ.get("SHARED_DIR")
+    return Path(shared) / "data" / "tthc" / DEFAULT_SAMPLE.name if shared else DEFAULT_SAMPLE
 
 
 def test_real_sample_parses() -> None:

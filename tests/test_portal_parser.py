@@ -450,9 +450,11 @@ def test_steps_lettered_and_plain_lines() -> None:
 
 def test_levels_and_audience() -> None:
     assert pp.parse_levels("Cấp bộ, Cấp tỉnh, Cấp xã") == ["Cấp bộ", "Cấp tỉnh", "Cấp xã"]
-    assert pp.parse_audience(
-        "Tổ chức (không bao gồm doanh nghiệp, HTX), Cán bộ, công chức, viên chức, Công dân Việt Nam"
-    ) == ["Tổ chức (không bao gồm doanh nghiệp, HTX)", "Cán bộ, công chức, viên chức", "Công dân Việt Nam"]
+    assert pp.parse_audience("Tổ chức (không bao gồm doanh nghiệp, HTX), Cán bộ, công chức, viên chức, Công dân Việt Nam") == [
+        "Tổ chức (không bao gồm doanh nghiệp, HTX)",
+        "Cán bộ, công chức, viên chức",
+        "Công dân Việt Nam",
+    ]
 
 
 def test_result_drops_codes_and_page_text() -> None:
