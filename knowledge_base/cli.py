@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"n={summary['n']}  hit@1={summary['hit@1']:.3f}  hit@3={summary['hit@3']:.3f}  MRR={summary['mrr']:.3f}")
             return 0
-    except (kb_index.StaleIndexError, store.CatalogueError) as exc:
+    except (kb_index.StaleIndexError, store.CatalogueError, ValueError) as exc:
         print(f"Lỗi: {exc}", file=sys.stderr)
         return 2
     return 1

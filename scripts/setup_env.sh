@@ -8,6 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3.11}"
 which=${1:-all}
+# shellcheck source=scripts/lib.sh
+source scripts/lib.sh
 
 need_apt=()
 for pkg in gcc g++ pkg-config libfreetype-dev libqhull-dev espeak-ng sox; do
@@ -25,7 +27,7 @@ if [ "$which" = all ] || [ "$which" = ml ]; then
   if ! stamp_ok .venv-ml requirements/ml.lock; then
     echo "==> .venv-ml: installing the ML stack (torch CPU, sentence-transformers, faiss, vosk, twilio) — a few minutes"
     [ -x .venv-ml/bin/python ] || "$PY" -m venv .venv-ml
-    .venv-ml/bin/pip install --progress-bar off -q -r requirements/ml.lock 2>&1 | grep -v "^WARNING: Location" || true
+    heartbeat "installing .venv-ml" .venv-ml/bin/pip install --progress-bar off -q -r requirements/ml.lock
     .venv-ml/bin/python -c "import torch, sentence_transformers, faiss, vosk, twilio, underthesea, rasa_sdk" \
       || { echo "ML environment is broken" >&2; exit 1; }
     cp requirements/ml.lock .venv-ml/.installed
@@ -37,8 +39,8 @@ if [ "$which" = all ] || [ "$which" = rasa ]; then
     echo "==> .venv-rasa: installing Rasa 3.6 for Python 3.11 from pinned versions — about 5 minutes"
     [ -x .venv-rasa/bin/python ] || "$PY" -m venv .venv-rasa
     # rasa and rasa-sdk declare Python <3.11; every other pin is exact, so nothing backtracks.
-    MPLSETUPCFG="$PWD/scripts/mplsetup.cfg" .venv-rasa/bin/pip install --progress-bar off -q \
-      --ignore-requires-python -r requirements/rasa.lock 2>&1 | grep -v "^WARNING: Location" || true
+    MPLSETUPCFG="$PWD/scripts/mplsetup.cfg" heartbeat "installing .venv-rasa" .venv-rasa/bin/pip install \
+      --progress-bar off -q --ignore-requires-python -r requirements/rasa.lock
     .venv-rasa/bin/pip check
     RASA_TELEMETRY_ENABLED=false .venv-rasa/bin/rasa --version >/dev/null
     cp requirements/rasa.lock .venv-rasa/.installed
