@@ -63,7 +63,8 @@ def main() -> None:
         for senders, rounds in ((1, 10), (20, 3)):
             t = time.perf_counter()
             with cf.ThreadPoolExecutor(senders) as pool:
-                results = list(pool.map(lambda i: conversation(servers, f"bench-{senders}-{i}", rounds), range(senders)))
+                names = [f"bench-{senders}-{i}" for i in range(senders)]
+                results = list(pool.map(conversation, [servers] * senders, names, [rounds] * senders))
             wall = time.perf_counter() - t
             lat = [x for r in results for x in r]
             p50, p95 = np.percentile(lat, [50, 95])

@@ -61,7 +61,7 @@ def lexical_terms(text: str, with_words: bool = True) -> list[str]:
     """Folded syllables + syllable bigrams (+ underthesea words) of ``text``."""
     syl = syllables(text)
     terms = list(syl)
-    terms += [f"{a}_{b}" for a, b in zip(syl, syl[1:])]
+    terms += [f"{a}_{b}" for a, b in zip(syl, syl[1:], strict=False)]
     if with_words:
         terms += word_tokens(text)
     return terms
@@ -75,7 +75,7 @@ def query_text(query: str, keep_if_empty: bool = True) -> str:
 def dense_text(text: str) -> str:
     """Input of the embedding model: folded syllables followed by their bigrams."""
     syl = syllables(text)
-    return " ".join(syl + [f"{a}_{b}" for a, b in zip(syl, syl[1:])])
+    return " ".join(syl + [f"{a}_{b}" for a, b in zip(syl, syl[1:], strict=False)])
 
 
 _PAREN_RE = re.compile(r"\([^)]*\)")

@@ -9,12 +9,12 @@ instead of a made-up single number.
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
-class Channel(str, Enum):
+class Channel(StrEnum):
     """How the dossier is submitted."""
 
     TRUC_TIEP = "truc_tiep"  # in person
@@ -22,7 +22,7 @@ class Channel(str, Enum):
     BUU_CHINH = "buu_chinh"  # by post
 
 
-class DurationUnit(str, Enum):
+class DurationUnit(StrEnum):
     NGAY_LAM_VIEC = "ngay_lam_viec"
     NGAY = "ngay"
     GIO = "gio"
@@ -30,7 +30,7 @@ class DurationUnit(str, Enum):
     THANG = "thang"
 
 
-class FeeKind(str, Enum):
+class FeeKind(StrEnum):
     FREE = "free"  # miễn phí / không thu
     FIXED = "fixed"  # one amount (per the note's unit, e.g. per page)
     RANGE = "range"  # min..max set by law
@@ -38,7 +38,7 @@ class FeeKind(str, Enum):
     UNKNOWN = "unknown"  # the source gives no usable figure
 
 
-class Currency(str, Enum):
+class Currency(StrEnum):
     VND = "VND"
     USD = "USD"
 

@@ -40,7 +40,7 @@ def main() -> int:
         for msg in messages:
             if msg.get("text"):
                 print("Trợ lý: " + msg["text"].replace("\n", "\n        "))
-            for i, button in enumerate(msg.get("buttons") or [], 1):
+            for _i, button in enumerate(msg.get("buttons") or [], 1):
                 print(f"        [{button.get('title')}]")
 
 

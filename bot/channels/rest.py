@@ -15,15 +15,14 @@ from __future__ import annotations
 import hashlib
 import re
 from asyncio import CancelledError
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, List
 
 import structlog
+from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
+from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-
-from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
-from rasa.core.channels.rest import RestInput
 
 logger = structlog.get_logger()
 
@@ -40,7 +39,7 @@ EMPTY_PAYLOAD: Dict[str, Any] = {
 _SENDER_OK = re.compile(r"^[\w.@:+\-]{1,128}$")
 
 
-def structured_payload(custom: Optional[Dict[str, Any]]) -> Dict[str, Any]:
+def structured_payload(custom: Dict[str, Any] | None) -> Dict[str, Any]:
     """The custom payload with every documented key present."""
     payload = dict(EMPTY_PAYLOAD)
     if custom:
@@ -48,7 +47,7 @@ def structured_payload(custom: Optional[Dict[str, Any]]) -> Dict[str, Any]:
     return payload
 
 
-def sanitize_sender(sender: Any) -> Optional[str]:
+def sanitize_sender(sender: Any) -> str | None:
     """A usable tracker key, or None when the request has no sender at all.
 
     Odd ids (spaces, slashes, emoji, 10 kB strings) are hashed rather than
@@ -66,10 +65,10 @@ class StructuredCollectingOutputChannel(CollectingOutputChannel):
     """Collects one message per bot utterance: text + buttons + custom together."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "collector"
 
-    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+    async def send_response(self, recipient_id: str, message: Dict[str, Any]) -> None:
         out: Dict[str, Any] = {"recipient_id": recipient_id}
         if message.get("text"):
             out["text"] = message["text"]
@@ -87,7 +86,7 @@ class StructuredRestInput(RestInput):
     """``/webhooks/rest/webhook`` with structured messages and input validation."""
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "rest"
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:

@@ -10,7 +10,7 @@ accent-folded word as the token's lemma, so featurizers with
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List
 
 from rasa.engine.graph import ExecutionContext
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -29,7 +29,7 @@ class UndertheseaTokenizer(Tokenizer):
     """Segments Vietnamese text into words; lemmas are accent-folded."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         return {
             "intent_tokenization_flag": False,
             "intent_split_symbol": "_",
@@ -38,7 +38,7 @@ class UndertheseaTokenizer(Tokenizer):
             "use_word_segmentation": True,
         }
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: Dict[str, Any]) -> None:
         super().__init__(config)
         self._word_tokenize = None
         if config.get("use_word_segmentation", True):
@@ -49,15 +49,15 @@ class UndertheseaTokenizer(Tokenizer):
     @classmethod
     def create(
         cls,
-        config: Dict[Text, Any],
+        config: Dict[str, Any],
         model_storage: ModelStorage,
         resource: Resource,
         execution_context: ExecutionContext,
-    ) -> "UndertheseaTokenizer":
+    ) -> UndertheseaTokenizer:
         return cls(config)
 
     @staticmethod
-    def required_packages() -> List[Text]:
+    def required_packages() -> List[str]:
         return ["underthesea"]
 
     def process(self, messages: List[Message]) -> List[Message]:
@@ -77,8 +77,8 @@ class UndertheseaTokenizer(Tokenizer):
                 example.set(TEXT, nfc_text(text))
         return super().process_training_data(training_data)
 
-    def tokenize(self, message: Message, attribute: Text) -> List[Token]:
-        text: Optional[str] = message.get(attribute)
+    def tokenize(self, message: Message, attribute: str) -> List[Token]:
+        text: str | None = message.get(attribute)
         if not text:
             return []
         words = segment(text, self._word_tokenize)
