@@ -33,7 +33,7 @@ run: index train
 chat:
 	@$(ML) scripts/chat.py
 
-test: setup
+test:
 	@bash scripts/test.sh
 
 lint: setup

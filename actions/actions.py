@@ -98,7 +98,11 @@ class ActionAnswer(Action):
         entity = _latest_entity(tracker, "procedure")
         current = _procedure(tracker.get_slot("current_procedure"))
         query = f"{entity} {text}" if entity and entity not in text else text
-        hits = default_searcher().search(query, k=5)
+        try:
+            hits = default_searcher().search(query, k=5)
+        except Exception:  # an unusable index must still give the citizen an honest answer
+            logger.exception("search failed")
+            return dont_know(dispatcher)
         d = decide(text, entity, hits, current is not None, SETTINGS.min_confidence, SETTINGS.ambiguity_gap, SETTINGS.max_options)
         if d.kind == "follow_up" and current is not None:
             return reply_with_answer(dispatcher, current, aspect, None)

@@ -179,12 +179,7 @@ def load(path: Path | None = None, check_catalogue: bool = True) -> LoadedIndex:
     if store.catalogue_version(procedures) != manifest["catalogue_version"]:
         raise StaleIndexError(f"Tệp thủ tục trong {path} không khớp manifest: chỉ mục bị hỏng, hãy build lại")
     if check_catalogue:
-        live = store.catalogue_version(store.load_all())
-        if live != manifest["catalogue_version"]:
-            raise StaleIndexError(
-                f"Chỉ mục đã cũ: danh mục hiện tại là {live}, chỉ mục lập cho {manifest['catalogue_version']}. "
-                "Hãy chạy: python -m knowledge_base build"
-            )
+        _check_catalogue(manifest)
     with (path / "bm25.pkl").open("rb") as fh:
         bm25 = pickle.load(fh)  # noqa: S301 - our own artefact, written by build()
     index = faiss.read_index(str(path / "dense.faiss"))
@@ -192,6 +187,20 @@ def load(path: Path | None = None, check_catalogue: bool = True) -> LoadedIndex:
     if index.ntotal != len(procedures):
         raise StaleIndexError(f"faiss có {index.ntotal} vectơ nhưng có {len(procedures)} thủ tục: hãy build lại")
     return LoadedIndex(manifest, procedures, bm25, index, encoder, path.resolve())
+
+
+def _check_catalogue(manifest: dict) -> None:
+    live = store.catalogue_version(store.load_all())
+    if live != manifest["catalogue_version"]:
+        raise StaleIndexError(
+            f"Chỉ mục đã cũ: danh mục hiện tại là {live}, chỉ mục lập cho {manifest['catalogue_version']}. "
+            "Hãy chạy: python -m knowledge_base build"
+        )
+
+
+def load_check_catalogue(loaded: LoadedIndex) -> None:
+    """Raise StaleIndexError when the live catalogue differs from what ``loaded`` indexed."""
+    _check_catalogue(loaded.manifest)
 
 
 def as_matrix(index: LoadedIndex) -> np.ndarray:

@@ -9,6 +9,7 @@ meet (cấp xã / cấp tỉnh, for công dân) over ministry-level variants.
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from knowledge_base.features import lexical_terms, query_text, short_name
 from knowledge_base.schema import Procedure
 from vntext import nfc, syllables
 
+logger = logging.getLogger(__name__)
+
 MAX_QUERY_CHARS = 2000  # longer input is cut: nobody names a procedure in 2,000 characters
 
 
@@ -28,10 +31,10 @@ MAX_QUERY_CHARS = 2000  # longer input is cut: nobody names a procedure in 2,000
 class Weights:
     """Fusion weights; tuned on the dev set of the curated catalogue (benchmarks/)."""
 
-    rrf_k: float = 10.0
-    lexical: float = 2.0
+    rrf_k: float = 5.0
+    lexical: float = 0.7
     dense: float = 1.0
-    coverage: float = 0.0
+    coverage: float = 0.02
     prior: float = 0.002
     candidates: int = 50
 
@@ -152,12 +155,23 @@ _default_path: Path | None = None
 
 
 def default_searcher() -> Searcher:
-    """The searcher over ``models/kb/current``, reloaded when a new index is made current."""
+    """The searcher over ``models/kb/current``, reloaded when a new index is made current.
+
+    A live server keeps answering from the index's own procedure snapshot when
+    the catalogue files changed but no new index was built yet (it logs why):
+    going silent would help nobody, and the snapshot is self-consistent.  A
+    missing, corrupt or wrong-model index is still refused.
+    """
     global _default, _default_path
     target = kb_index.current_dir().resolve()
     with _lock:
         if _default is None or _default_path != target:
-            _default = Searcher(kb_index.load(target))
+            loaded = kb_index.load(target, check_catalogue=False)
+            try:
+                kb_index.load_check_catalogue(loaded)
+            except kb_index.StaleIndexError as exc:
+                logger.warning("%s — serving the indexed snapshot until the next build", exc)
+            _default = Searcher(loaded)
             _default_path = target
         return _default
 

@@ -51,8 +51,12 @@ def test_switching_procedure(servers):
 
 def test_without_diacritics(servers):
     c = last_custom(servers.say("nodiac-1", "lam the can cuoc mat bao lau"))
-    assert c["procedure_name"] and "căn cước" in c["procedure_name"].lower()
     assert c["aspect"] == "duration"
+    if c["procedure_code"] is None:  # several card procedures fit: it must ask among them
+        assert len(c["candidates"]) >= 2
+        assert all("căn cước" in x["name"].lower() for x in c["candidates"])
+    else:
+        assert "căn cước" in c["procedure_name"].lower()
 
 
 def test_disambiguation_and_choice(servers):
@@ -63,7 +67,7 @@ def test_disambiguation_and_choice(servers):
         chosen = c["candidates"][1]["code"]
         c2 = last_custom(servers.say("choose-1", "số 2"))
         assert c2["procedure_code"] == chosen
-        assert c2["aspect"] == "documents"
+        assert c2["aspect"] == c["aspect"]  # the aspect asked before the choice
     else:  # the engine was sure: then it must be one of the two named
         assert "căn cước" in c["procedure_name"].lower()
 
