@@ -42,6 +42,9 @@ lint: setup
 bench: index
 	@$(ML) benchmarks/search_quality.py
 	@$(ML) benchmarks/search_latency.py
+	@$(ML) benchmarks/dialogue_latency.py
+	@$(ML) benchmarks/voice_latency.py
+	@bash benchmarks/nlu_crossval.sh
 
 models: setup
 	@$(ML) scripts/fetch_models.py

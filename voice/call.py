@@ -1,0 +1,660 @@
+"""One phone call: the conversation state machine and the audio player.
+
+Pipeline, in the spirit of Pipecat's processors, one direction each:
+
+    inbound media -> RecognizerStream (VAD, Vosk) -> AsrEvent
+        -> CallSession (turn logic) -> Rasa -> voice formatting -> TTS
+        -> Player (paced 20 ms μ-law frames, marks) -> outbound media
+
+Why a state machine: a phone conversation has modes a chat does not -- the
+bot may be talking while the caller starts to speak (barge-in: we send
+``clear`` so Twilio drops the queued audio), the bot may be waiting for a
+yes/no answer (grammar recogniser on), or the caller may be using the keypad
+menu.  Every turn is processed by one task per call, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from voice.asr import AsrEngine, AsrEvent, RecognizerStream
+from voice.audio import FRAME_MS, ulaw_frames
+from voice.config import Settings
+from voice.dialogue import (
+    ASK_MORE,
+    BotReply,
+    RasaClient,
+    document_sentences,
+    for_tts,
+    plan_reply,
+    reply_sentences,
+    sms_body,
+)
+from voice.tts import PromptCache, TtsError
+from voice.twilio_rest import HANGUP_TWIML, TwilioGateway, TwilioRestError, dial_twiml
+
+log = logging.getLogger(__name__)
+
+FRAME_S = FRAME_MS / 1000.0
+
+# What the bot says (kept short; read by TTS, so no abbreviations).
+WELCOME = "Xin mời anh chị nói câu hỏi về thủ tục hành chính."
+NOT_HEARD = "Xin lỗi, tôi chưa nghe rõ. Anh chị vui lòng nói lại."
+MENU = (
+    "Anh chị có thể dùng bàn phím. Bấm phím một để nghe hồ sơ cần chuẩn bị. "
+    "Phím hai để nghe lệ phí. Phím ba để nghe thời gian giải quyết. "
+    "Phím không để gặp tổng đài viên."
+)
+BAD_KEY = "Phím này không có trong danh sách."
+ASK_YES_NO = "Anh chị vui lòng nói có hoặc không."
+OFFER_SMS = "Anh chị có muốn nhận thông tin chi tiết qua tin nhắn không?"
+SMS_SENT = "Tôi đã gửi tin nhắn. Anh chị cần hỏi thêm gì không?"
+SMS_FAILED = "Xin lỗi, hiện chưa gửi được tin nhắn."
+NEXT_QUESTION = "Anh chị cần hỏi thêm gì không?"
+TRANSFERRING = "Xin anh chị chờ trong giây lát, tôi đang chuyển máy tới tổng đài viên."
+NO_OPERATOR = "Xin lỗi, hiện chưa có tổng đài viên trực. Anh chị có thể hỏi tôi tiếp."
+GOODBYE = "Cảm ơn anh chị đã gọi. Xin chào."
+
+YES_WORDS = ("có", "vâng", "đúng", "được", "ừ", "dạ", "tiếp", "đồng ý")
+NO_WORDS = ("không", "thôi", "không cần")
+DIGIT_WORDS = {
+    "không": "0", "một": "1", "hai": "2", "ba": "3", "bốn": "4",
+    "năm": "5", "sáu": "6", "bảy": "7", "tám": "8", "chín": "9",
+}
+WORD_OF_DIGIT = {d: w for w, d in DIGIT_WORDS.items()}
+MENU_KEYWORDS = ("bàn phím", "bấm phím", "menu", "phím số")
+OPERATOR = "__operator__"
+
+
+@dataclass
+class TurnTiming:
+    """Loop timestamps of one caller turn (for the latency benchmark)."""
+
+    speech_end: float = 0.0  # last voiced frame received
+    final: float = 0.0  # transcript ready
+    rasa_done: float = 0.0
+    first_frame: float = 0.0  # first outbound frame of the answer sent
+    text: str = ""
+
+
+@dataclass
+class CallMetrics:
+    """What one call measured; aggregated by the benchmark and the tests."""
+
+    turns: list[TurnTiming] = field(default_factory=list)
+    barge_ins: list[float] = field(default_factory=list)  # seconds, onset -> clear
+    frames_sent: int = 0
+    underruns: int = 0
+    marks_sent: int = 0
+    marks_received: int = 0
+    transcripts: list[str] = field(default_factory=list)
+    said: list[str] = field(default_factory=list)  # sentences queued for playback
+    failed_recognitions: int = 0
+    menu_offers: int = 0
+    transfers: int = 0
+    sms_sent: int = 0
+
+
+SendJson = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class Player:
+    """Sends μ-law audio to Twilio in paced 20 ms frames and tracks marks.
+
+    Frames are sent on a real-time schedule with ``lead_frames`` sent ahead as
+    a jitter cushion: Twilio plays what it receives, so sending a whole prompt
+    at once would make ``clear`` the only way to stop it and would hide
+    underruns.  A frame sent after the moment Twilio should already be playing
+    it counts as an underrun.  After each clip a ``mark`` is sent; Twilio echoes
+    it when playback reaches it, which is how we know the bot has finished.
+    """
+
+    def __init__(
+        self, send: SendJson, stream_sid: str, lead_frames: int, metrics: CallMetrics
+    ) -> None:
+        self.send = send
+        self.stream_sid = stream_sid
+        self.lead_frames = max(0, lead_frames)
+        self.metrics = metrics
+        self._queue: asyncio.Queue[tuple[list[bytes], str, asyncio.Future[None]] | None]
+        self._queue = asyncio.Queue()
+        self._task = asyncio.create_task(self._run(), name=f"player-{stream_sid}")
+        self._sending = False
+        self._pending_marks: dict[str, asyncio.Future[None]] = {}
+        self._counter = 0
+        self._generation = 0
+        self.on_first_frame: Callable[[float], None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @property
+    def active(self) -> bool:
+        """True while audio is queued, being sent, or not yet played out."""
+        return self._sending or not self._queue.empty() or bool(self._pending_marks)
+
+    def enqueue(self, ulaw: bytes) -> asyncio.Future[None]:
+        """Queue a clip; the future resolves when Twilio has played it (mark)."""
+        self._counter += 1
+        name = f"clip-{self._counter}"
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._idle.clear()
+        self._queue.put_nowait((ulaw_frames(ulaw), name, done))
+        return done
+
+    async def wait_idle(self, timeout: float | None = None) -> None:
+        """Wait until everything queued has been played (or was cleared)."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
+
+    def stop(self) -> None:
+        """Drop queued and unplayed audio (the caller sends ``clear`` itself)."""
+        self._generation += 1
+        while not self._queue.empty():
+            item = self._queue.get_nowait()
+            if item is not None:
+                _frames, _name, done = item
+                if not done.done():
+                    done.set_result(None)
+        for fut in self._pending_marks.values():
+            if not fut.done():
+                fut.set_result(None)
+        self._pending_marks.clear()
+        self._update_idle()
+
+    def on_mark(self, name: str) -> None:
+        """Twilio played up to mark ``name`` (or dropped it after ``clear``)."""
+        fut = self._pending_marks.pop(name, None)
+        self.metrics.marks_received += 1
+        if fut is not None and not fut.done():
+            fut.set_result(None)
+        self._update_idle()
+
+    def _update_idle(self) -> None:
+        if not self.active:
+            self._idle.set()
+
+    async def close(self) -> None:
+        """Stop the sender task and resolve every waiter."""
+        self.stop()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._idle.set()
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        clock_start = 0.0  # send time of frame 0 of the current continuous stream
+        clock_index = 0  # frames sent on this clock
+        while True:
+            item = await self._queue.get()
+            if item is None:
+                return
+            frames, name, done = item
+            generation = self._generation
+            self._sending = True
+            now = loop.time()
+            # Continue the running clock if the previous clip has not yet
+            # drained from Twilio's buffer; otherwise start a new one.
+            if now > clock_start + (clock_index + self.lead_frames) * FRAME_S:
+                clock_start, clock_index = now, 0
+            first = True
+            try:
+                for frame in frames:
+                    if generation != self._generation:
+                        break
+                    due = clock_start + (clock_index - self.lead_frames) * FRAME_S
+                    delay = due - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    if generation != self._generation:
+                        break
+                    sent_at = loop.time()
+                    if sent_at > clock_start + (clock_index + self.lead_frames) * FRAME_S + 0.001:
+                        self.metrics.underruns += 1
+                    await self.send(
+                        {
+                            "event": "media",
+                            "streamSid": self.stream_sid,
+                            "media": {"payload": base64.b64encode(frame).decode("ascii")},
+                        }
+                    )
+                    self.metrics.frames_sent += 1
+                    clock_index += 1
+                    if first:
+                        first = False
+                        if self.on_first_frame is not None:
+                            self.on_first_frame(sent_at)
+                if generation == self._generation:
+                    self._pending_marks[name] = done
+                    await self.send(
+                        {"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}}
+                    )
+                    self.metrics.marks_sent += 1
+                elif not done.done():
+                    done.set_result(None)
+            except Exception as exc:  # noqa: BLE001 - socket gone: nothing to play to
+                log.info("player for %s stopped: %s", self.stream_sid, exc)
+                if not done.done():
+                    done.set_result(None)
+                self._sending = False
+                self.stop()
+                return
+            finally:
+                self._sending = False
+                self._update_idle()
+
+
+@dataclass
+class Services:
+    """Everything shared by all calls of one gateway process."""
+
+    settings: Settings
+    asr: AsrEngine
+    tts: PromptCache
+    rasa: RasaClient
+    twilio: TwilioGateway
+
+
+class CallSession:
+    """State of one call, from the Media Streams ``start`` event to ``stop``."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        call_sid: str,
+        stream_sid: str,
+        account_sid: str = "",
+        caller: str = "",
+        send: SendJson,
+    ) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.call_sid = call_sid
+        self.stream_sid = stream_sid
+        self.account_sid = account_sid
+        self.caller = caller
+        self.send = send
+        self.metrics = CallMetrics()
+        self.loop = asyncio.get_running_loop()
+        self.player = Player(send, stream_sid, self.settings.playback_lead_frames, self.metrics)
+        self.player.on_first_frame = self._on_first_frame
+        self.asr = RecognizerStream(services.asr, self.settings, self._on_asr_event, self.loop)
+        self.mode = "free"  # free | more_docs | sms | menu | choose
+        self.failed = 0
+        self.no_input = 0
+        self.closed = False
+        self.transferring = False
+        self._inputs: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self._turn_task = asyncio.create_task(self._turn_loop(), name=f"turns-{call_sid}")
+        self._no_input_task: asyncio.Task[None] | None = None
+        self._barged = False
+        self._busy = False
+        self._docs: list[str] = []
+        self._doc_pos = 0
+        self._choices: list[str] = []  # Rasa button payloads for keys 1..N
+        self._last_reply: BotReply | None = None
+        self._timing: TurnTiming | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # ----------------------------------------------------------- lifecycle
+
+    async def start(self) -> None:
+        """Greet the caller (the TwiML <Say> already said hello)."""
+        await self._say([WELCOME])
+        self._arm_no_input()
+
+    async def close(self) -> None:
+        """Free everything this call holds (idempotent)."""
+        if self.closed:
+            return
+        self.closed = True
+        if self._no_input_task is not None:
+            self._no_input_task.cancel()
+        self._turn_task.cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._turn_task
+        for task in list(self._tasks):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        await self.player.close()
+        await self.asr.close()
+
+    # ------------------------------------------------------ Twilio events
+
+    def on_media(self, ulaw: bytes) -> None:
+        """Inbound caller audio (one Media Streams ``media`` payload)."""
+        if not self.closed:
+            self.asr.feed(ulaw)
+
+    def on_mark(self, name: str) -> None:
+        """Twilio reached one of our marks."""
+        self.player.on_mark(name)
+        if not self.player.active:
+            self._arm_no_input()
+
+    def on_dtmf(self, digit: str) -> None:
+        """A key press; it interrupts the bot like speech does."""
+        if self.closed:
+            return
+        self._cancel_no_input()
+        if self.player.active:
+            self._barge_in(self.loop.time(), source="dtmf")
+        self._inputs.put_nowait(("dtmf", digit))
+
+    # --------------------------------------------------------- recognition
+
+    def _on_asr_event(self, ev: AsrEvent) -> None:
+        if self.closed:
+            return
+        if ev.kind in ("speech_start", "partial"):
+            self._cancel_no_input()
+            if self.player.active and self.settings.barge_in and not self.transferring:
+                self._barge_in(ev.at if ev.kind == "speech_start" else self.loop.time(), ev.source)
+        elif ev.kind == "final":
+            self._inputs.put_nowait(("final", ev))
+
+    def _barge_in(self, onset: float, source: str) -> None:
+        """Caller interrupts: drop our queued audio here and at Twilio."""
+        self.player.stop()
+        self._spawn(self.send({"event": "clear", "streamSid": self.stream_sid}))
+        latency = self.loop.time() - onset
+        self.metrics.barge_ins.append(latency)
+        self._barged = True
+        log.info("barge-in on %s (%s) after %.0f ms", self.call_sid, source, latency * 1000)
+
+    # ----------------------------------------------------------- turn loop
+
+    async def _turn_loop(self) -> None:
+        while True:
+            kind, value = await self._inputs.get()
+            self._busy = True
+            self._barged = False
+            try:
+                if kind == "final":
+                    await self._on_final(value)
+                elif kind == "dtmf":
+                    await self._on_digit(value)
+                elif kind == "no_input":
+                    await self._on_no_input()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - one bad turn must not end the call
+                log.exception("turn failed on %s", self.call_sid)
+            finally:
+                self._busy = False
+            self._arm_no_input()
+
+    async def _on_final(self, ev: AsrEvent) -> None:
+        text = ev.text.strip()
+        self.metrics.transcripts.append(text)
+        log.info("call %s heard %r (%s) grammar=%r", self.call_sid, text, ev.reason, ev.grammar_text)
+        self._timing = TurnTiming(speech_end=ev.speech_end_at, final=ev.at, text=text)
+        if self.mode in ("more_docs", "sms"):
+            answer = self._yes_no(ev)
+            if answer is not None:
+                await self._on_yes_no(answer)
+                return
+            if not text:
+                await self._failure(reprompt=ASK_YES_NO)
+                return
+            self._set_mode("free")  # a new question instead of an answer
+        if self.mode in ("menu", "choose"):
+            digit = self._spoken_digit(ev)
+            if digit is not None:
+                await self._on_digit(digit)
+                return
+        if not text:
+            await self._failure()
+            return
+        if any(k in text for k in MENU_KEYWORDS):
+            await self._offer_menu()
+            return
+        await self._ask_rasa(text)
+
+    def _yes_no(self, ev: AsrEvent) -> bool | None:
+        words = (ev.grammar_text or "").split()
+        if not words or ev.grammar_confidence < self.settings.yes_no_min_confidence:
+            return None
+        joined = " ".join(words)
+        yes = any(w in YES_WORDS for w in words) or joined in YES_WORDS
+        no = any(w in NO_WORDS for w in words) or joined in NO_WORDS
+        if yes == no:
+            return None
+        return yes
+
+    def _spoken_digit(self, ev: AsrEvent) -> str | None:
+        words = (ev.grammar_text or "").split()
+        if len(words) == 1 and words[0] in DIGIT_WORDS:
+            return DIGIT_WORDS[words[0]]
+        return None
+
+    def _set_mode(self, mode: str) -> None:
+        self.mode = mode
+        if mode in ("more_docs", "sms"):
+            self.asr.set_grammar(list(YES_WORDS + NO_WORDS))
+        elif mode == "menu":
+            self.asr.set_grammar([WORD_OF_DIGIT[d] for d in self.settings.dtmf_menu if d in WORD_OF_DIGIT])
+        elif mode == "choose":
+            self.asr.set_grammar([WORD_OF_DIGIT[str(i)] for i in range(1, min(len(self._choices), 9) + 1)])
+        else:
+            self.asr.set_grammar(None)
+
+    async def _failure(self, reprompt: str = NOT_HEARD) -> None:
+        self.failed += 1
+        self.metrics.failed_recognitions += 1
+        if self.failed >= self.settings.max_failed_recognitions:
+            self.failed = 0
+            await self._offer_menu()
+        else:
+            await self._say([reprompt])
+
+    async def _offer_menu(self) -> None:
+        self.metrics.menu_offers += 1
+        self._set_mode("menu")
+        await self._say([MENU])
+
+    async def _on_digit(self, digit: str) -> None:
+        if self.mode == "choose" and digit.isdigit() and 1 <= int(digit) <= len(self._choices):
+            choice = self._choices[int(digit) - 1]
+            self._set_mode("free")
+            self._timing = TurnTiming(final=self.loop.time(), text=choice)
+            await self._ask_rasa(choice)
+            return
+        action = self.settings.dtmf_menu.get(digit)
+        if digit in ("*", "#"):
+            await self._offer_menu()
+            return
+        if action is None:
+            await self._say([BAD_KEY, MENU])
+            self._set_mode("menu")
+            return
+        self.failed = 0
+        self._set_mode("free")
+        if action == OPERATOR:
+            await self._transfer()
+            return
+        self._timing = TurnTiming(final=self.loop.time(), text=action)
+        await self._ask_rasa(action)
+
+    async def _on_no_input(self) -> None:
+        self.no_input += 1
+        if self.no_input >= 3:
+            await self._say([GOODBYE])
+            await self.player.wait_idle(timeout=10)
+            with contextlib.suppress(TwilioRestError):
+                await self.services.twilio.update_call(self.call_sid, HANGUP_TWIML)
+            return
+        await self._failure()
+
+    # -------------------------------------------------------------- Rasa
+
+    async def _ask_rasa(self, text: str) -> None:
+        self.no_input = 0
+        reply = await self.services.rasa.send(self.call_sid, text)
+        if self._timing is not None:
+            self._timing.rasa_done = self.loop.time()
+        if reply.handoff:
+            await self._transfer(reply)
+            return
+        if reply.is_empty:
+            await self._failure()
+            return
+        self.failed = 0
+        self._last_reply = reply
+        plan = plan_reply(reply, self.settings.documents_per_turn)
+        sentences = plan.sentences
+        self._docs = plan.documents
+        self._doc_pos = 0
+        self._choices = plan.choices
+        if self._docs:
+            sentences += self._next_documents()
+        if self._docs and self._doc_pos < len(self._docs):
+            sentences.append(ASK_MORE)
+            self._set_mode("more_docs")
+        elif self._choices:
+            self._set_mode("choose")  # keys 1..N (or the spoken number) pick an option
+        elif self._offer_sms_possible(reply):
+            sentences.append(OFFER_SMS)
+            self._set_mode("sms")
+        else:
+            self._set_mode("free")
+        await self._say(sentences)
+
+    def _next_documents(self) -> list[str]:
+        n = self.settings.documents_per_turn
+        out = document_sentences(self._docs, self._doc_pos, n)
+        self._doc_pos = min(len(self._docs), self._doc_pos + n)
+        return out
+
+    def _offer_sms_possible(self, reply: BotReply | None) -> bool:
+        if reply is None or not self.settings.sms_enabled or not self.caller:
+            return False
+        return bool(self._docs or reply.source_url or reply.procedure_code)
+
+    async def _on_yes_no(self, yes: bool) -> None:
+        self.failed = 0
+        if self.mode == "more_docs":
+            if yes:
+                sentences = self._next_documents()
+                if self._doc_pos < len(self._docs):
+                    sentences.append(ASK_MORE)
+                elif self._offer_sms_possible(self._last_reply):
+                    sentences.append(OFFER_SMS)
+                    self._set_mode("sms")
+                else:
+                    sentences.append(NEXT_QUESTION)
+                    self._set_mode("free")
+                await self._say(sentences)
+            elif self._offer_sms_possible(self._last_reply):
+                self._set_mode("sms")
+                await self._say([OFFER_SMS])
+            else:
+                self._set_mode("free")
+                await self._say([NEXT_QUESTION])
+            return
+        if self.mode == "sms":
+            self._set_mode("free")
+            if yes and self._last_reply is not None:
+                try:
+                    await self.services.twilio.send_sms(
+                        self.caller, self.settings.hotline, sms_body(self._last_reply)
+                    )
+                    self.metrics.sms_sent += 1
+                    await self._say([SMS_SENT])
+                except TwilioRestError as exc:
+                    log.error("%s", exc)
+                    await self._say([SMS_FAILED, NEXT_QUESTION])
+            else:
+                await self._say([NEXT_QUESTION])
+
+    # ----------------------------------------------------------- transfer
+
+    async def _transfer(self, reply: BotReply | None = None) -> None:
+        operator = self.settings.operator_number
+        if not operator or not self.services.twilio.configured:
+            await self._say([NO_OPERATOR])
+            return
+        self.transferring = True
+        self.metrics.transfers += 1
+        sentences = reply_sentences(reply) if reply is not None else []
+        await self._say(sentences + [TRANSFERRING])
+        await self.player.wait_idle(timeout=15)
+        try:
+            await self.services.twilio.update_call(
+                self.call_sid, dial_twiml(operator)
+            )
+        except TwilioRestError as exc:
+            log.error("%s", exc)
+            self.transferring = False
+            await self._say([NO_OPERATOR])
+
+    # ------------------------------------------------------------ speaking
+
+    async def _say(self, sentences: list[str]) -> None:
+        """Synthesise and queue speech, first sentence first (lowest latency)."""
+        sentences = [s for s in sentences if s.strip()]
+        if not sentences or self.closed:
+            return
+        self.metrics.said.extend(sentences)
+        self._cancel_no_input()
+        # Short first chunk so audio starts quickly; the rest in one clip,
+        # synthesised while the first one plays.
+        chunks = [for_tts(sentences[0])]
+        if len(sentences) > 1:
+            chunks.append(for_tts(" ".join(sentences[1:])))
+        for index, chunk in enumerate(chunks):
+            try:
+                audio = await self.services.tts.ulaw(chunk, urgent=index == 0)
+            except TtsError as exc:
+                log.error("TTS failed: %s", exc)
+                continue
+            if self._barged or self.closed:
+                break
+            self.player.enqueue(audio)
+
+    def _on_first_frame(self, at: float) -> None:
+        timing = self._timing
+        if timing is not None and not timing.first_frame:
+            timing.first_frame = at
+            self.metrics.turns.append(timing)
+            self._timing = None
+
+    # ------------------------------------------------------------ no input
+
+    def _arm_no_input(self) -> None:
+        if self.closed or self._busy or self.player.active or self.asr.in_speech:
+            return
+        if not self._inputs.empty():
+            return
+        self._cancel_no_input()
+        self._no_input_task = asyncio.create_task(self._no_input_timer())
+
+    def _cancel_no_input(self) -> None:
+        if self._no_input_task is not None:
+            self._no_input_task.cancel()
+            self._no_input_task = None
+
+    async def _no_input_timer(self) -> None:
+        await asyncio.sleep(self.settings.no_input_timeout_ms / 1000.0)
+        if not (self.closed or self._busy or self.player.active or self.asr.in_speech):
+            self._inputs.put_nowait(("no_input", None))
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_task_error)
+
+
+def _log_task_error(task: asyncio.Future[Any]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.info("background send failed: %s", task.exception())
