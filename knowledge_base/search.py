@@ -31,8 +31,8 @@ MAX_QUERY_CHARS = 2000  # longer input is cut: nobody names a procedure in 2,000
 class Weights:
     """Fusion weights; tuned on the dev set of the curated catalogue (benchmarks/)."""
 
-    rrf_k: float = 5.0
-    lexical: float = 0.7
+    rrf_k: float = 3.0
+    lexical: float = 0.8
     dense: float = 1.0
     coverage: float = 0.02
     prior: float = 0.002

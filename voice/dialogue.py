@@ -17,6 +17,8 @@ from typing import Any
 
 import aiohttp
 
+from vntext import nfc
+
 log = logging.getLogger(__name__)
 
 SORRY_BUSY = "Xin lỗi, hệ thống đang bận. Anh chị vui lòng thử lại sau ít phút."
@@ -141,7 +143,8 @@ class RasaClient:
 
     async def send(self, sender: str, text: str) -> BotReply:
         """One turn; on any failure returns an apology instead of raising."""
-        payload = {"sender": sender, "message": text, "metadata": {"channel": "phone"}}
+        # recognisers may emit decomposed Unicode; the NLU expects NFC (vntext is the one place for this)
+        payload = {"sender": sender, "message": nfc(text), "metadata": {"channel": "phone"}}
         try:
             async with self.session.post(self.url, json=payload, timeout=self.timeout) as resp:
                 if resp.status != 200:
