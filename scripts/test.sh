@@ -10,4 +10,4 @@ echo "==> knowledge-base index"
 .venv-ml/bin/python -m knowledge_base build --if-stale
 bash scripts/train_bot.sh
 echo "==> pytest"
-.venv-ml/bin/python -m pytest -q -p no:cacheprovider "$@"
+.venv-ml/bin/python -m pytest -q -rs -p no:cacheprovider "$@"
