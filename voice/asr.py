@@ -283,6 +283,7 @@ class RecognizerStream:
         self._voiced_run = 0
         self._silent_run = 0
         self._in_speech = False
+        self._awaiting_final = False
         self._utt_frames = 0
         self._onset_at = 0.0
         self._run_started_at = 0.0
@@ -388,6 +389,7 @@ class RecognizerStream:
 
     def _end_utterance(self, reason: str, now: float) -> None:
         self._in_speech = False
+        self._awaiting_final = True  # partials still in flight belong to this utterance
         self._voiced_run = 0
         self._silent_run = 0
         self._utt_frames = 0
@@ -490,12 +492,13 @@ class RecognizerStream:
                 self._emit_final("asr_endpoint", now)
             elif res.partial and res.partial != self._last_partial:
                 self._last_partial = res.partial
-                if not self._in_speech and res.partial != UNK:
+                if not self._in_speech and not self._awaiting_final and res.partial != UNK:
                     self.on_event(AsrEvent("speech_start", at=now, source="asr"))
                 self.on_event(AsrEvent("partial", text=res.partial, at=now))
         self._kick()
 
     def _emit_final(self, reason: str, ended_at: float) -> None:
+        self._awaiting_final = False
         text = " ".join(self._segments).strip()
         words = [w for w in text.split() if w != UNK]
         grammar_text: str | None = None
