@@ -17,8 +17,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from knowledge_base import store
 from knowledge_base.bm25 import BM25Index
 from knowledge_base.encoder import (
@@ -34,7 +32,6 @@ from knowledge_base.features import doc_fields, lexical_terms
 from knowledge_base.schema import Procedure
 
 FORMAT_VERSION = 1
-DETAILS = os.environ.get("KB_DETAILS", "1") == "1"
 
 
 class StaleIndexError(RuntimeError):
@@ -67,8 +64,7 @@ def doc_terms(proc: Procedure) -> list[str]:
     terms = lexical_terms(fields["name"]) * 2
     for key in ("aliases", "field", "result"):
         terms += lexical_terms(fields[key])
-    if DETAILS:
-        terms += lexical_terms(fields["details"], with_words=False)
+    terms += lexical_terms(fields["details"], with_words=False)
     return terms
 
 
@@ -202,7 +198,3 @@ def load_check_catalogue(loaded: LoadedIndex) -> None:
     """Raise StaleIndexError when the live catalogue differs from what ``loaded`` indexed."""
     _check_catalogue(loaded.manifest)
 
-
-def as_matrix(index: LoadedIndex) -> np.ndarray:
-    """All document vectors (for diagnostics and tests)."""
-    return index.faiss_index.reconstruct_n(0, index.faiss_index.ntotal)  # type: ignore[attr-defined]
