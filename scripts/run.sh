@@ -6,6 +6,11 @@ export RASA_TELEMETRY_ENABLED=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTH
 RASA_PORT="${RASA_PORT:-5005}"; ACTIONS_PORT="${ACTIONS_PORT:-5055}"
 MODEL="${RASA_MODEL:-models/rasa/latest.tar.gz}"
 mkdir -p .run
+# bot/credentials.yml reads these as ${VAR}; an unset one would stop Rasa, an empty one leaves its channel off.
+while read -r var; do
+  case "$var" in ''|'#'*) continue ;; esac
+  export "$var=${!var:-}"
+done < scripts/channel_env.txt
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
@@ -37,7 +42,9 @@ Trợ lý đã sẵn sàng.
   - Trò chuyện trong terminal:  make chat
   - REST:  curl -s -XPOST http://127.0.0.1:$RASA_PORT/webhooks/rest/webhook \\
              -H 'Content-Type: application/json' -d '{"sender":"dan","message":"làm căn cước cần giấy tờ gì?"}'
-  - socket.io: http://127.0.0.1:$RASA_PORT/socket.io
+  - Widget trên trang web (trang minh hoạ): http://127.0.0.1:$RASA_PORT/widget/
+    Nhúng vào cổng của tỉnh: <script src="http://127.0.0.1:$RASA_PORT/widget/widget.js" async></script>
+    (trang ở tên miền khác: đặt WIDGET_ALLOWED_ORIGINS=https://cong.tinh.gov.vn, xem docs/widget.md)
 Ctrl-C để dừng.
 MSG
 if [ -t 0 ] && [ -t 1 ] && [ -z "${NO_CHAT:-}" ]; then

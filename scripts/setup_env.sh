@@ -46,4 +46,7 @@ if [ "$which" = all ] || [ "$which" = rasa ]; then
     cp requirements/rasa.lock .venv-rasa/.installed
   fi
 fi
+if [ "$which" = all ] || [ "$which" = widget ]; then
+  bash scripts/build_widget.sh
+fi
 echo "==> environments ready"

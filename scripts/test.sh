@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONPATH="$PWD:$PWD/bot"
 bash scripts/setup_env.sh
+bash scripts/setup_test_env.sh
 echo "==> lint (ruff)"
 .venv-ml/bin/ruff check .
 echo "==> knowledge-base index"

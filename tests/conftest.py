@@ -39,3 +39,22 @@ def mini_index(tmp_path_factory: pytest.TempPathFactory):
         os.environ.pop("KB_DATA_DIR", None)
     else:
         os.environ["KB_DATA_DIR"] = old
+
+
+WIDGET_API_TOKEN = "widget-test-token"
+CROSS_ORIGIN = "http://127.0.0.1:5999"  # a page host the widget servers are told to allow
+
+
+@pytest.fixture(scope="session")
+def widget_servers(tmp_path_factory: pytest.TempPathFactory):
+    """The real action server and Rasa server with bot/credentials.yml, as `make run` starts them,
+    plus the HTTP API (token-protected) so tests can read trackers; shared by the widget tests."""
+    from tests.servers import Servers
+
+    servers = Servers(
+        tmp_path_factory.mktemp("widget-servers"),
+        env={"WIDGET_ALLOWED_ORIGINS": CROSS_ORIGIN},
+        rasa_args=["--enable-api", "--auth-token", WIDGET_API_TOKEN],
+    ).start()
+    yield servers
+    servers.stop()

@@ -33,35 +33,82 @@ def wait_http(url: str, proc: subprocess.Popen, timeout: float, log: Path) -> No
     raise RuntimeError(f"{url} not up after {timeout}s; log tail:\n{log.read_text()[-3000:]}")
 
 
+def channel_env_defaults() -> dict[str, str]:
+    """Empty values for the variables bot/credentials.yml reads (scripts/run.sh sets the same):
+    Rasa refuses to start when a ``${VAR}`` in credentials.yml is not set at all."""
+    names = (REPO / "scripts" / "channel_env.txt").read_text(encoding="utf-8").split()
+    return {name: "" for name in names if name and not name.startswith("#")}
+
+
 class Servers:
     """Both servers as subprocesses, exactly as `make run` starts them."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, credentials: Path | None = None, env: dict[str, str] | None = None,
+                 rasa_args: list[str] | None = None) -> None:
+        """``credentials``: a credentials.yml other than bot/credentials.yml; ``env``: extra
+        environment for both servers; ``rasa_args``: extra ``rasa run`` arguments (e.g. --cors)."""
         self.workdir = workdir
         self.rasa_port = free_port()
         self.actions_port = free_port()
         self.procs: list[subprocess.Popen] = []
+        self.credentials = credentials or REPO / "bot" / "credentials.yml"
+        self.extra_env = env or {}
+        self.rasa_args = rasa_args or []
+        self.rasa_starts = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.rasa_port}"
 
     def start(self) -> Servers:
         model = REPO / "models" / "rasa" / "latest.tar.gz"
         if not model.exists():
             raise RuntimeError(f"no trained model at {model}: run scripts/train_bot.sh (make test does)")
-        env = dict(os.environ, PYTHONPATH=f"{REPO}:{REPO / 'bot'}", RASA_TELEMETRY_ENABLED="false", HOTLINE="1022")
-        endpoints = self.workdir / "endpoints.yml"
-        endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n')
-        alog, rlog = self.workdir / "actions.log", self.workdir / "rasa.log"
+        self.env = dict(channel_env_defaults(), **os.environ)
+        self.env.update(PYTHONPATH=f"{REPO}:{REPO / 'bot'}", RASA_TELEMETRY_ENABLED="false", HOTLINE="1022",
+                        **self.extra_env)
+        self.endpoints = self.workdir / "endpoints.yml"
+        self.endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n')
+        alog = self.workdir / "actions.log"
         self.procs.append(subprocess.Popen(
             [str(REPO / ".venv-ml/bin/python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.actions_port)],
-            cwd=REPO, env=env, stdout=alog.open("w"), stderr=subprocess.STDOUT,
+            cwd=REPO, env=self.env, stdout=alog.open("w"), stderr=subprocess.STDOUT,
         ))
-        self.procs.append(subprocess.Popen(
-            [str(REPO / ".venv-rasa/bin/rasa"), "run", "--model", str(model), "-i", "127.0.0.1", "-p", str(self.rasa_port),
-             "--credentials", "credentials.yml", "--endpoints", str(endpoints)],
-            cwd=REPO / "bot", env=env, stdout=rlog.open("w"), stderr=subprocess.STDOUT,
-        ))
+        self.procs.append(self._spawn_rasa(model))
         wait_http(f"http://127.0.0.1:{self.actions_port}/health", self.procs[0], 180, alog)
-        wait_http(f"http://127.0.0.1:{self.rasa_port}/webhooks/rest/", self.procs[1], 240, rlog)
+        self.wait_rasa()
         return self
+
+    @property
+    def rasa_log(self) -> Path:
+        return self.workdir / f"rasa-{self.rasa_starts}.log"
+
+    def _spawn_rasa(self, model: Path | None = None) -> subprocess.Popen:
+        model = model or REPO / "models" / "rasa" / "latest.tar.gz"
+        self.rasa_starts += 1
+        return subprocess.Popen(
+            [str(REPO / ".venv-rasa/bin/rasa"), "run", "--model", str(model), "-i", "127.0.0.1", "-p", str(self.rasa_port),
+             "--credentials", str(self.credentials), "--endpoints", str(self.endpoints), *self.rasa_args],
+            cwd=REPO / "bot", env=self.env, stdout=self.rasa_log.open("w"), stderr=subprocess.STDOUT,
+        )
+
+    def wait_rasa(self, timeout: float = 240) -> None:
+        wait_http(f"{self.url}/webhooks/rest/", self.procs[1], timeout, self.rasa_log)
+
+    def stop_rasa(self) -> None:
+        """Stop only the Rasa server (the action server keeps running)."""
+        proc = self.procs[1]
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def start_rasa(self) -> None:
+        """Start the Rasa server again on the same port (after ``stop_rasa``)."""
+        self.procs[1] = self._spawn_rasa()
+        self.wait_rasa()
 
     def stop(self) -> None:
         for proc in self.procs:
