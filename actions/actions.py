@@ -1,8 +1,11 @@
 """Custom actions: answer from the knowledge base, disambiguate, hand off, admit ignorance.
 
 The dialogue is flat on purpose (see bot/domain.yml): the policies map each
-intent to one of these actions, and the conversation context lives in slots
-the actions set (current procedure, candidates, pending yes/no question).
+intent to one of these actions.  The conversation context is the explicit
+``ConversationState`` (actions/state.py) kept in slots, and every question turn
+is resolved against it by ``actions/resolver.py`` — which says, in one place and
+in order, when the bot answers, asks which procedure is meant, or admits it
+does not know.
 """
 
 from __future__ import annotations
@@ -11,14 +14,16 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import ConversationPaused, EventType, SlotSet
+from rasa_sdk.events import ConversationPaused, EventType
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.formatting import INTENT_ASPECT, answer
-from actions.resolver import decide, parse_option
+from actions.formatting import answer, answer_for_all, facts_key
+from actions.resolver import Plan, resolve
 from actions.settings import SETTINGS
+from actions.state import ConversationState
+from knowledge_base.retrieval import Hit, default_searcher
 from knowledge_base.schema import Procedure
-from knowledge_base.search import Hit, default_searcher
+from vntext import is_gibberish
 
 logger = logging.getLogger(__name__)
 
@@ -26,178 +31,206 @@ ASPECT_NAMES = {
     "overview": "thông tin chung", "documents": "hồ sơ", "fee": "lệ phí", "duration": "thời gian giải quyết",
     "where": "nơi nộp", "steps": "các bước", "online": "nộp trực tuyến", "legal_basis": "căn cứ pháp lý",
 }
+REPHRASE = (
+    "Xin lỗi, tôi chưa hiểu câu này. Anh/Chị vui lòng hỏi lại bằng tiếng Việt, "
+    "ví dụ: «làm căn cước cần giấy tờ gì?» hoặc «đăng ký kết hôn mất bao lâu?»."
+)
 
 
 def payload(
     proc: Procedure | None = None,
     aspect: str | None = None,
     confidence: float | None = None,
-    candidates: list[Hit] | None = None,
+    candidates: list[Hit] | list[Procedure] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """The structured payload every bot message carries (see bot/channels/rest.py)."""
+    cands = []
+    for c in candidates or []:
+        score = round(c.score, 4) if isinstance(c, Hit) else None
+        cands.append({"code": c.code, "name": c.name, "score": score})
     data = {
         "procedure_code": proc.code if proc else None,
         "procedure_name": proc.name if proc else None,
         "aspect": aspect,
         "confidence": round(confidence, 3) if confidence is not None else None,
-        "candidates": [{"code": h.code, "name": h.name, "score": round(h.score, 4)} for h in (candidates or [])],
+        "candidates": cands,
         "source_url": proc.source_url if proc else None,
     }
     data.update(extra)
     return data
 
 
-def _procedure(code: str | None) -> Procedure | None:
-    if not code:
-        return None
-    for proc in default_searcher().index.procedures:
-        if proc.code == code:
-            return proc
-    return None
+def catalogue() -> dict[str, Procedure]:
+    return {p.code: p for p in default_searcher().index.procedures}
 
 
-def _latest_entity(tracker: Tracker, name: str) -> str | None:
-    values = [e.get("value") for e in tracker.latest_message.get("entities", []) if e.get("entity") == name]
-    return values[0] if values else None
+def state_of(tracker: Tracker) -> ConversationState:
+    return ConversationState.from_slots(tracker.get_slot)
 
 
-def dont_know(dispatcher: CollectingDispatcher, candidates: list[Hit] | None = None) -> list[EventType]:
-    dispatcher.utter_message(
-        text=(
-            "Xin lỗi, tôi chưa tìm được thông tin chính xác cho câu hỏi này nên không dám trả lời đoán. "
-            f"Anh/Chị có thể gọi đường dây nóng {SETTINGS.hotline} để được hướng dẫn. "
-            "Anh/Chị có muốn tôi chuyển sang tổng đài viên không?"
-        ),
-        json_message=payload(candidates=candidates, hotline=SETTINGS.hotline),
+def intent_of(tracker: Tracker) -> tuple[str | None, float]:
+    intent = tracker.latest_message.get("intent") or {}
+    return intent.get("name"), float(intent.get("confidence") or 0.0)
+
+
+def hotline_text() -> str:
+    return f"đường dây nóng {SETTINGS.hotline} ({SETTINGS.hotline_hours})"
+
+
+def dont_know(dispatcher: CollectingDispatcher, state: ConversationState, candidates: list[Hit] | None = None) -> list[EventType]:
+    """The honest fallback: no guess, the hotline, and a human only when one is on duty."""
+    text = (
+        "Xin lỗi, tôi chưa tìm được thông tin chính xác cho câu hỏi này nên không dám trả lời đoán. "
+        f"Anh/Chị có thể gọi {hotline_text()} để được hướng dẫn."
     )
-    return [SlotSet("pending", "handoff")]
+    if SETTINGS.desk_on_duty():
+        dispatcher.utter_message(text=text + " Anh/Chị có muốn tôi chuyển sang tổng đài viên không?",
+                                 json_message=payload(candidates=candidates, hotline=SETTINGS.hotline))
+        return state.asked_yes_no("handoff")
+    dispatcher.utter_message(text=text, json_message=payload(candidates=candidates, hotline=SETTINGS.hotline))
+    return state.cleared_question()
 
 
-def reply_with_answer(dispatcher: CollectingDispatcher, proc: Procedure, aspect: str, confidence: float | None) -> list[EventType]:
+def rephrase(dispatcher: CollectingDispatcher, state: ConversationState) -> list[EventType]:
+    dispatcher.utter_message(text=REPHRASE, json_message=payload(rephrase=True))
+    return state.cleared_question()
+
+
+def reply_with_answer(dispatcher: CollectingDispatcher, state: ConversationState, proc: Procedure, aspect: str,
+                      confidence: float | None) -> list[EventType]:
     dispatcher.utter_message(text=answer(proc, aspect), json_message=payload(proc, aspect, confidence))
-    return [
-        SlotSet("current_procedure", proc.code),
-        SlotSet("current_procedure_name", proc.name),
-        SlotSet("candidates", None),
-        SlotSet("pending", None),
-        SlotSet("current_aspect", aspect),
-    ]
+    return state.answered(proc.code, proc.name, aspect)
+
+
+def ask_choice(dispatcher: CollectingDispatcher, state: ConversationState, plan: Plan) -> list[EventType]:
+    options = plan.procedures
+    lines = [f"Anh/Chị muốn hỏi về {ASPECT_NAMES.get(plan.aspect, 'thông tin')} của thủ tục nào ạ?"]
+    lines += [f"{i}. {p.name}" for i, p in enumerate(options, 1)]
+    lines.append("Anh/Chị trả lời số thứ tự (ví dụ: số 1) hoặc bấm chọn.")
+    dispatcher.utter_message(
+        text="\n".join(lines),
+        buttons=[{"title": f"{i}. {p.name}", "payload": f"số {i}"} for i, p in enumerate(options, 1)],
+        json_message=payload(aspect=plan.aspect, confidence=plan.confidence, candidates=plan.hits or options),
+    )
+    return state.asked_choice([p.code for p in options], plan.aspect)
+
+
+def carry_out(dispatcher: CollectingDispatcher, state: ConversationState, plan: Plan) -> list[EventType]:
+    """Say what the plan decided, and move the conversation state accordingly."""
+    logger.info("turn plan: %s (%s) %s", plan.kind, plan.reason, [p.code for p in plan.procedures])
+    if plan.kind == "rephrase":
+        return rephrase(dispatcher, state)
+    if plan.kind == "fallback":
+        return dont_know(dispatcher, state, plan.hits)
+    if plan.kind == "invalid_choice":
+        if plan.procedures:
+            dispatcher.utter_message(text=f"Anh/Chị vui lòng chọn một số từ 1 đến {len(plan.procedures)}.",
+                                     json_message=payload(aspect=plan.aspect, candidates=plan.procedures))
+        else:
+            dispatcher.utter_message(text="Tôi chưa đưa ra lựa chọn nào. Anh/Chị cần hỏi về thủ tục hành chính nào ạ?",
+                                     json_message=payload())
+        return []
+    if plan.kind == "answer_all":
+        if len({facts_key(p, plan.aspect) for p in plan.procedures}) == 1 and plan.aspect != "overview":
+            dispatcher.utter_message(text=answer_for_all(plan.procedures, plan.aspect),
+                                     json_message=payload(aspect=plan.aspect, candidates=plan.procedures))
+            return []  # the choice stays open: the facts agree, the procedure is still unsettled
+        return ask_choice(dispatcher, state, plan)
+    if plan.kind == "choose":
+        return ask_choice(dispatcher, state, plan)
+    return reply_with_answer(dispatcher, state, plan.procedures[0], plan.aspect, plan.confidence)
 
 
 class ActionAnswer(Action):
-    """Answers the asked aspect of the identified (or current) procedure."""
+    """Every question turn: resolved against the conversation state (actions/resolver.py)."""
 
     def name(self) -> str:
         return "action_answer"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[EventType]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name", "ask_procedure")
-        aspect = INTENT_ASPECT.get(intent, "overview")
+        state = state_of(tracker)
+        intent, confidence = intent_of(tracker)
         text = tracker.latest_message.get("text") or ""
-        entity = _latest_entity(tracker, "procedure")
-        current = _procedure(tracker.get_slot("current_procedure"))
-        query = f"{entity} {text}" if entity and entity not in text else text
         try:
-            hits = default_searcher().search(query, k=5)
+            plan = resolve(text, intent, confidence, state, default_searcher(), catalogue(), SETTINGS.thresholds)
         except Exception:  # an unusable index must still give the citizen an honest answer
-            logger.exception("search failed")
-            return dont_know(dispatcher)
-        d = decide(text, entity, hits, current is not None, SETTINGS.min_confidence, SETTINGS.ambiguity_gap, SETTINGS.max_options)
-        if d.kind == "follow_up" and current is not None:
-            return reply_with_answer(dispatcher, current, aspect, None)
-        if d.kind == "unknown" or not d.hits:
-            return dont_know(dispatcher, hits[:3])
-        if d.kind == "choose":
-            options = d.hits
-            lines = [f"Anh/Chị muốn hỏi về {ASPECT_NAMES[aspect]} của thủ tục nào ạ?"]
-            lines += [f"{i}. {h.name}" for i, h in enumerate(options, 1)]
-            lines.append("Anh/Chị trả lời số thứ tự (ví dụ: số 1) hoặc bấm chọn.")
-            dispatcher.utter_message(
-                text="\n".join(lines),
-                buttons=[{"title": f"{i}. {h.name}", "payload": f"số {i}"} for i, h in enumerate(options, 1)],
-                json_message=payload(aspect=aspect, confidence=options[0].confidence, candidates=options),
-            )
-            return [SlotSet("candidates", [h.code for h in options]), SlotSet("current_aspect", aspect), SlotSet("pending", None)]
-        top = d.hits[0]
-        return reply_with_answer(dispatcher, top.procedure, aspect, top.confidence)
+            logger.exception("turn resolution failed")
+            return dont_know(dispatcher, state)
+        return carry_out(dispatcher, state, plan)
 
 
-class ActionChooseOption(Action):
-    """Understands "số 2", "cái thứ hai", "cái cuối" after a disambiguation question."""
+class ActionChooseOption(ActionAnswer):
+    """"số 2", "cái thứ hai", "cái cuối" — the same resolution, which knows about pending choices."""
 
     def name(self) -> str:
         return "action_choose_option"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[EventType]:
-        codes = tracker.get_slot("candidates") or []
-        if not codes:
-            dispatcher.utter_message(
-                text="Tôi chưa đưa ra lựa chọn nào. Anh/Chị cần hỏi về thủ tục hành chính nào ạ?",
-                json_message=payload(),
-            )
-            return []
-        choice = parse_option(tracker.latest_message.get("text") or "", len(codes))
-        if choice is None:
-            dispatcher.utter_message(
-                text=f"Anh/Chị vui lòng chọn một số từ 1 đến {len(codes)}.",
-                json_message=payload(),
-            )
-            return []
-        proc = _procedure(codes[choice - 1])
-        if proc is None:
-            return dont_know(dispatcher)
-        return reply_with_answer(dispatcher, proc, tracker.get_slot("current_aspect") or "overview", None)
-
 
 class ActionHandoff(Action):
-    """Hands the conversation to a human operator."""
+    """Hands the conversation to a person: the desk when someone is on duty, else the hotline."""
 
     def name(self) -> str:
         return "action_handoff"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[EventType]:
+        state = state_of(tracker)
+        if not SETTINGS.desk_on_duty():
+            dispatcher.utter_message(
+                text=(f"Hiện chưa có tổng đài viên trực tuyến để nhận cuộc trò chuyện này. "
+                      f"Anh/Chị vui lòng gọi {hotline_text()}; tôi vẫn có thể trả lời các câu hỏi về thủ tục."),
+                json_message=payload(handoff=False, hotline=SETTINGS.hotline),
+            )
+            return state.cleared_question()
         dispatcher.utter_message(
-            text=(
-                f"Tôi đang chuyển Anh/Chị tới tổng đài viên. Nếu chờ lâu, Anh/Chị gọi đường dây nóng {SETTINGS.hotline} nhé."
-            ),
+            text=f"Tôi đang chuyển Anh/Chị tới tổng đài viên. Nếu chờ lâu, Anh/Chị gọi {hotline_text()} nhé.",
             json_message=payload(handoff=True, hotline=SETTINGS.hotline),
         )
-        events: list[EventType] = [SlotSet("pending", None), SlotSet("handoff", True)]
+        events = state.handed_off()
         if SETTINGS.pause_on_handoff:
             events.append(ConversationPaused())
         return events
 
 
-class ActionFallback(Action):
-    """Out-of-scope or low-confidence input: an honest "I don't know", the hotline, an offer of a human."""
+class ActionFallback(ActionAnswer):
+    """Out of scope or not understood by the NLU: still resolved against the state.
+
+    Noise gets "please rephrase"; an aspect-only follow-up the NLU did not recognise
+    ("dc nop online ko") still answers about the current procedure; anything else gets
+    the honest "I don't know", because the answer rule needs the NLU to be confident.
+    """
 
     def name(self) -> str:
         return "action_fallback"
 
-    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[EventType]:
-        return dont_know(dispatcher)
-
 
 class ActionAffirmDeny(Action):
-    """Yes/no answers to the bot's last question (slot ``pending``)."""
+    """Yes/no answers to the bot's last yes/no question (``ConversationState.question``)."""
 
     def name(self) -> str:
         return "action_affirm_deny"
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[EventType]:
-        intent = (tracker.latest_message.get("intent") or {}).get("name")
-        pending = tracker.get_slot("pending")
-        if pending == "handoff" and intent == "affirm":
+        state = state_of(tracker)
+        if is_gibberish(tracker.latest_message.get("text") or ""):
+            return rephrase(dispatcher, state)
+        intent, _ = intent_of(tracker)
+        if state.question == "handoff" and intent == "affirm":
             return ActionHandoff().run(dispatcher, tracker, domain)
-        if pending == "handoff":
+        if state.question == "handoff":
             dispatcher.utter_message(
                 text="Dạ vâng. Anh/Chị có thể hỏi tôi về thủ tục khác, ví dụ: làm căn cước cần giấy tờ gì?",
                 json_message=payload(),
             )
-            return [SlotSet("pending", None)]
+            return state.cleared_question()
+        if state.choice is not None:  # "có"/"không" does not answer "which one?"
+            dispatcher.utter_message(
+                text=f"Anh/Chị vui lòng chọn một số từ 1 đến {len(state.choice.codes)}.",
+                json_message=payload(aspect=state.choice.aspect),
+            )
+            return []
         dispatcher.utter_message(
             text="Dạ. Anh/Chị cần hỏi gì về hồ sơ, lệ phí, thời gian hay nơi nộp ạ?",
-            json_message=payload(_procedure(tracker.get_slot("current_procedure"))),
+            json_message=payload(catalogue().get(state.current or "")),
         )
-        return [SlotSet("pending", None)]
+        return state.cleared_question()

@@ -154,3 +154,32 @@ def answer(proc: Procedure, aspect: str) -> str:
             body.append(f"Thời hạn: {format_duration(ch.duration)}. Lệ phí: " + ("; ".join(format_fee(f) for f in ch.fees) or "chưa có thông tin") + ".")
         body.append("Anh/Chị muốn hỏi thêm về hồ sơ, lệ phí, thời gian hay nơi nộp?")
     return "\n".join(body + [source_line(proc)])
+
+
+def facts_key(proc: Procedure, aspect: str) -> tuple:
+    """The facts an answer about ``aspect`` states, comparable across procedures."""
+    if aspect == "fee":
+        return tuple((ch.channel, tuple(format_fee(f) for f in ch.fees)) for ch in proc.channels)
+    if aspect == "duration":
+        return tuple((ch.channel, format_duration(ch.duration)) for ch in proc.channels)
+    if aspect == "online":
+        return (proc.online,)
+    if aspect == "where":
+        return (proc.agency, proc.where_to_submit)
+    if aspect == "documents":
+        return tuple(format_document(d) for d in proc.documents)
+    if aspect == "steps":
+        return tuple(proc.steps)
+    if aspect == "legal_basis":
+        return tuple(lb.number for lb in proc.legal_basis)
+    return (proc.code,)  # an overview is never shared
+
+
+def answer_for_all(procs: list[Procedure], aspect: str) -> str:
+    """One answer for several procedures whose facts about ``aspect`` are the same."""
+    body = answer(procs[0], aspect).split("\n")[:-1]  # without the first procedure's source line
+    names = "; ".join(f"«{p.name}»" for p in procs)
+    lines = [f"Các thủ tục {names} có cùng thông tin này:"]
+    lines += [line.replace(f"«{procs[0].name}»", "các thủ tục trên") for line in body]
+    lines += [source_line(p) for p in procs]
+    return "\n".join(lines)

@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 from common import build_index, dev_questions, imported_sample, table  # noqa: E402
 
 from knowledge_base import store  # noqa: E402
-from knowledge_base.search import Searcher  # noqa: E402
+from knowledge_base.retrieval import Searcher  # noqa: E402
 
 
 def rss_mb() -> float:

@@ -18,7 +18,7 @@ from common import build_index, dev_questions, imported_sample, table
 from knowledge_base import store
 from knowledge_base.evaluate import evaluate
 from knowledge_base.features import short_name
-from knowledge_base.search import Searcher
+from knowledge_base.retrieval import Searcher
 from vntext import fold_accents
 
 

@@ -26,6 +26,32 @@ def _cmd_import(path: Path, dry_run: bool) -> int:
     return 0
 
 
+def _cmd_verify(portal: Path | None, catalogue: Path | None, as_json: bool, today: str | None) -> int:
+    """Compare the curated catalogue with the portal's records; print differences, change nothing."""
+    import datetime as dt
+
+    from knowledge_base import verify as kb_verify
+
+    try:
+        day = dt.date.fromisoformat(today) if today else dt.date.today()
+    except ValueError:
+        print(f"Lỗi: --today phải có dạng YYYY-MM-DD, không phải {today!r}", file=sys.stderr)
+        return 2
+    path = portal or kb_verify.default_portal_path()
+    try:
+        records = kb_verify.load_portal(path)
+        curated = store.load_curated(catalogue)
+    except (kb_verify.PortalFileError, store.CatalogueError) as exc:
+        print(f"Lỗi: {exc}", file=sys.stderr)
+        return 2
+    result = kb_verify.verify(curated, records, day, str(path))
+    if as_json:
+        print(json.dumps([d.to_dict() for d in result.differences], ensure_ascii=False, indent=2))
+    else:
+        print(kb_verify.format_report(result))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m knowledge_base", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -45,7 +71,15 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("file", type=Path)
     e.add_argument("--retriever", choices=["hybrid", "lexical", "dense"], default="hybrid")
     e.add_argument("--json", action="store_true")
+    v = sub.add_parser("verify", help="đối chiếu danh mục biên soạn với dữ liệu Cổng DVC (chỉ báo cáo, không sửa)")
+    v.add_argument("--portal", type=Path, help="tệp xuất của Cổng DVC (mặc định: TTHC_SAMPLE hoặc ../shared/data/tthc/…)")
+    v.add_argument("--catalogue", type=Path, help="thư mục danh mục biên soạn (mặc định: knowledge_base/catalogue)")
+    v.add_argument("--json", action="store_true", help="in danh sách khác biệt dạng JSON")
+    v.add_argument("--today", help="ngày đối chiếu YYYY-MM-DD (mặc định: hôm nay)")
     args = parser.parse_args(argv)
+
+    if args.cmd == "verify":
+        return _cmd_verify(args.portal, args.catalogue, args.json, args.today)
 
     from knowledge_base import index as kb_index
 
@@ -67,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
             if rc == 0 and not args.dry_run and not args.no_build:
                 kb_index.build()
             return rc
-        from knowledge_base.search import Searcher
+        from knowledge_base.retrieval import Searcher
 
         searcher = Searcher(kb_index.load())
         if args.cmd == "search":

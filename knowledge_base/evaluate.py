@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from knowledge_base.search import Searcher
+from knowledge_base.retrieval import Searcher
 
 
 class EvalFileError(ValueError):

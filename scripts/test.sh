@@ -10,5 +10,7 @@ echo "==> lint (ruff)"
 echo "==> knowledge-base index"
 .venv-ml/bin/python -m knowledge_base build --if-stale
 bash scripts/train_bot.sh
+echo "==> widget unit tests (node --test)"
+(cd widget && node --test test/)
 echo "==> pytest"
 .venv-ml/bin/python -m pytest -q -rs -p no:cacheprovider "$@"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -51,7 +52,7 @@ def test_bad_file_leaves_live_catalogue_untouched(data_dir, tmp_path):
     bad.write_text(lines[0] + "\n{broken json\n", encoding="utf-8")
     res = kb(data_dir, "import", str(bad))
     assert res.returncode == 2
-    assert "2" in res.stdout + res.stderr  # names the line
+    assert re.search(r"(dòng|line)\W*2\b", res.stdout + res.stderr, re.IGNORECASE), res.stdout + res.stderr
     assert (data_dir / "imported.jsonl").read_bytes() == before
     assert (data_dir / "current").resolve() == current
 

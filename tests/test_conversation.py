@@ -49,27 +49,68 @@ def test_switching_procedure(servers):
     assert second["aspect"] == "duration"
 
 
-def test_without_diacritics(servers):
+def test_without_diacritics_how_long_is_not_lost(servers):
+    """"mất bao lâu" is "how long", not "lost": the ordinary card, its duration."""
     c = last_custom(servers.say("nodiac-1", "lam the can cuoc mat bao lau"))
-    assert c["aspect"] == "duration"
-    if c["procedure_code"] is None:  # several card procedures fit: it must ask among them
-        assert len(c["candidates"]) >= 2
-        assert all("căn cước" in x["name"].lower() for x in c["candidates"])
-    else:
-        assert "căn cước" in c["procedure_name"].lower()
+    assert (c["procedure_code"], c["aspect"]) == ("1.014061", "duration")
+    c = last_custom(servers.say("nodiac-1", "còn lệ phí thì sao?"))
+    assert (c["procedure_code"], c["aspect"]) == ("1.014061", "fee")
+    c = last_custom(servers.say("nodiac-1", "dc nop online ko"))
+    assert (c["procedure_code"], c["aspect"]) == ("1.014061", "online")
+    c = last_custom(servers.say("nodiac-1", "cấp lại do bị mất"))
+    assert c["procedure_code"] == "1.014064"  # the card re-issue, never a land certificate
+
+
+def test_passport_how_long_is_not_report_lost(servers):
+    c = last_custom(servers.say("passport-1", "làm hộ chiếu mất bao lâu"))
+    assert (c["procedure_code"], c["aspect"]) == ("1.001456", "duration")
 
 
 def test_disambiguation_and_choice(servers):
-    msgs = servers.say("choose-1", "cấp lại thẻ căn cước hay cấp đổi thẻ căn cước cần gì")
+    msgs = servers.say("choose-1", "cấp lại hay cấp đổi thẻ căn cước cần gì")
     c = last_custom(msgs)
-    if c["procedure_code"] is None:
-        assert len(c["candidates"]) >= 2 and msgs[-1].get("buttons")
-        chosen = c["candidates"][1]["code"]
-        c2 = last_custom(servers.say("choose-1", "số 2"))
-        assert c2["procedure_code"] == chosen
-        assert c2["aspect"] == c["aspect"]  # the aspect asked before the choice
-    else:  # the engine was sure: then it must be one of the two named
-        assert "căn cước" in c["procedure_name"].lower()
+    assert c["procedure_code"] is None and c["aspect"] == "documents"
+    codes = [x["code"] for x in c["candidates"]]
+    assert {"1.014063", "1.014064"} <= set(codes) and msgs[-1].get("buttons")
+    # a follow-up aspect during the choice never jumps to an unrelated procedure
+    c2 = last_custom(servers.say("choose-1", "còn lệ phí thì sao?"))
+    assert c2["aspect"] == "fee" and c2["procedure_code"] in {None, *codes}
+    assert {x["code"] for x in c2["candidates"]} <= set(codes)
+    c3 = last_custom(servers.say("choose-1", "số 2"))
+    assert c3["procedure_code"] == codes[1] and c3["aspect"] == "fee"
+
+
+def test_choice_by_the_options_words(servers):
+    last_custom(servers.say("choose-2", "cấp lại hay cấp đổi thẻ căn cước"))
+    c = last_custom(servers.say("choose-2", "cái cấp lại"))
+    assert c["procedure_code"] == "1.014064"
+
+
+def test_refinement_within_the_family(servers):
+    assert last_custom(servers.say("refine-1", "đăng ký kết hôn cần giấy tờ gì"))["procedure_code"] == "1.000894"
+    c = last_custom(servers.say("refine-1", "vợ tôi là người nước ngoài"))
+    assert c["procedure_code"] == "2.000806" or "2.000806" in {x["code"] for x in c["candidates"]}
+
+
+@pytest.mark.parametrize(
+    "text", ["mua vé máy bay ở đâu", "giá vàng hôm nay bao nhiêu", "đăng ký học lái xe ô tô ở trung tâm nào rẻ",
+             "mất ví thì làm sao"],
+)
+def test_off_topic_sharing_words_gets_the_fallback(servers, text):
+    msgs = servers.say("oos-2", "làm căn cước cần giấy tờ gì")  # even inside a conversation
+    msgs = servers.say("oos-2", text)
+    c = last_custom(msgs)
+    assert c["procedure_code"] is None and not msgs[-1].get("buttons")
+    assert "1022" in msgs[-1]["text"]
+
+
+@pytest.mark.parametrize("text", ["asdkjh qwe", "😀😀😀", "what is the fee for a passport"])
+def test_noise_gets_rephrase_never_yes_no(servers, text):
+    servers.say("noise-1", "hãy cho tôi gặp tổng đài viên")  # leaves nothing pending
+    servers.say("noise-1", "làm căn cước cần giấy tờ gì")
+    msgs = servers.say("noise-1", text)
+    c = last_custom(msgs)
+    assert c["procedure_code"] is None and c.get("rephrase") is True, msgs
 
 
 def test_out_of_scope_says_it_does_not_know(servers):
@@ -79,10 +120,11 @@ def test_out_of_scope_says_it_does_not_know(servers):
     assert "1022" in msgs[-1]["text"]
 
 
-def test_request_human_hands_off(servers):
+def test_hand_off_without_a_desk_gives_the_hotline_honestly(servers):
     msgs = servers.say("human-1", "cho tôi gặp tổng đài viên")
-    assert msgs[-1]["custom"].get("handoff") is True
-    assert "1022" in msgs[-1]["text"]
+    assert msgs[-1]["custom"].get("handoff") is False
+    assert "1022" in msgs[-1]["text"] and "đang chuyển" not in msgs[-1]["text"]
+    assert "chưa có tổng đài viên" in msgs[-1]["text"]
 
 
 @pytest.mark.parametrize(

@@ -99,7 +99,7 @@ def test_question_without_diacritics(visit):
 
 def test_disambiguation_button_gives_the_chosen_procedure(visit):
     page, _ = visit
-    ask(page, "thẻ căn cước")
+    ask(page, "cấp lại hay cấp đổi thẻ căn cước")
     options = page.locator(BOT).last.locator('[data-testid="tthc-option"]')
     assert options.count() >= 2
     title = options.nth(1).inner_text()
@@ -168,7 +168,7 @@ def test_keyboard_only(browser, widget_servers):
     page.wait_for_selector('[data-testid="tthc-status"][data-state="connected"]', timeout=20_000)
     page.wait_for_function("() => document.activeElement?.dataset?.testid === 'tthc-input'", timeout=5_000)
     before = bot_count(page)
-    page.keyboard.type("thẻ căn cước")
+    page.keyboard.type("cấp lại hay cấp đổi thẻ căn cước")
     page.keyboard.press("Enter")
     page.wait_for_function(f"document.querySelectorAll('{BOT}').length > {before}", timeout=ANSWER_TIMEOUT)
     page.wait_for_timeout(800)

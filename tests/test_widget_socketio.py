@@ -104,7 +104,7 @@ def test_standard_client_gets_a_structured_answer(widget_servers, transports):
 def test_buttons_arrive_as_quick_replies_and_a_choice_answers(widget_servers):
     async def run():
         async with Client(widget_servers.url, ["websocket"]) as c:
-            replies = await c.ask("thẻ căn cước")
+            replies = await c.ask("cấp lại hay cấp đổi thẻ căn cước")
             last = replies[-1]
             qr = last.get("quick_replies")
             assert qr and len(qr) >= 2, last

@@ -65,3 +65,4 @@ def test_wer_on_shared_recordings_with_a_real_model(recordings: list[Any]) -> No
     if report:
         Path(report).write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert wer < 1.0, "the model recognised nothing at all: wrong model or broken audio path"
+    assert flips == 0, f"'không' was recognised as 'có' {flips} time(s): a caller's no would become a yes"

@@ -1,0 +1,104 @@
+"""What a message asks about (the aspect) and what is left that could name a procedure.
+
+Phrase senses are handled explicitly, because word-by-word matching gets them
+wrong: "mất bao lâu" / "mất mấy ngày" ask for the duration (not "bị mất", lost),
+"hết bao nhiêu" / "mất bao nhiêu tiền" ask for the fee (not "hết hạn", expired).
+
+Diacritics are evidence.  When the citizen typed them, phrases are matched in
+their accented form, so "còn lệ phí" (and the fee) is never "con" (a child);
+folded matching is only for text typed without diacritics.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from knowledge_base.features import strip_question_words
+from vntext import fold_accents, normalize_query, syllables
+
+# Longest phrases first within each aspect; the first aspect whose phrase occurs wins,
+# in this order (fee before duration: "mất bao nhiêu tiền" is a fee, "mất bao lâu" a duration).
+ASPECT_PHRASES: dict[str, list[str]] = {
+    "fee": [
+        "mất bao nhiêu tiền", "hết bao nhiêu tiền", "tốn bao nhiêu tiền", "bao nhiêu tiền", "hết bao nhiêu",
+        "tốn bao nhiêu", "mất phí", "lệ phí", "phí", "chi phí", "tốn tiền", "mất tiền", "nộp tiền", "giá",
+    ],
+    "duration": [
+        "mất bao lâu", "mất mấy ngày", "mất bao nhiêu ngày", "bao nhiêu ngày", "bao lâu", "mấy ngày",
+        "thời gian giải quyết", "thời hạn", "thời gian", "bao giờ có", "khi nào có", "bao giờ thì có",
+        "lâu không", "mấy hôm", "mấy tuần",
+    ],
+    "online": [
+        "nộp online", "làm online", "online", "trực tuyến", "qua mạng", "trên mạng", "dịch vụ công", "vneid",
+    ],
+    "where": [
+        "nộp ở đâu", "làm ở đâu", "ở đâu", "nộp đâu", "làm đâu", "chỗ nào", "nơi nào", "cơ quan nào", "nơi nộp",
+        "đi đâu", "ở chỗ nào",
+    ],
+    "documents": [
+        "cần những giấy tờ gì", "cần giấy tờ gì", "giấy tờ gì", "những giấy tờ", "giấy tờ", "hồ sơ gồm", "hồ sơ",
+        "cần mang gì", "mang theo gì", "cần mang", "cần chuẩn bị", "chuẩn bị gì", "cần gì", "cần những gì",
+        "thành phần",
+    ],
+    "steps": [
+        "các bước", "quy trình", "trình tự", "làm như thế nào", "như thế nào", "làm thế nào", "thế nào",
+        "cách làm", "làm sao",
+    ],
+    "legal_basis": ["căn cứ pháp lý", "căn cứ", "văn bản nào", "luật nào", "quy định nào", "nghị định", "thông tư"],
+}
+
+# Words that carry no procedure of their own in a follow-up ("còn … thì sao?").
+# Accented forms are used when the citizen typed diacritics.
+FILLERS_ACCENTED = (
+    "còn thì sao vậy nhỉ ạ à nhé nữa thế hả hở ơi luôn với được không có cho hỏi mình tôi em anh chị "
+    "bạn ad thế vậy thì như nào sao rồi đó này kia cái của ấy"
+).split()
+
+
+def has_diacritics(text: str) -> bool:
+    norm = normalize_query(text)
+    return norm != fold_accents(norm)
+
+
+def _phrase_re(phrase: str) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w){re.escape(phrase)}(?!\w)")
+
+
+_ACCENTED = {a: [(p, _phrase_re(p)) for p in ps] for a, ps in ASPECT_PHRASES.items()}
+_FOLDED = {a: [(p, _phrase_re(fold_accents(p))) for p in ps] for a, ps in ASPECT_PHRASES.items()}
+# Folded words that never name a procedure, in any spelling ("nộp" alone is no procedure).
+_FOLDED_FILLERS = frozenset("nop sao vay nua nhe nhi duoc hoi di xin voi luon roi".split())
+_FILLER_RE = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, FILLERS_ACCENTED)) + r")(?!\w)")
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """A message split into its aspect (None when it names none) and its procedure words."""
+
+    aspect: str | None
+    rest: str  # accent-folded procedure words, question and filler words removed ("" when none)
+    accented: bool
+    query: str  # the message without its aspect phrase, diacritics kept: what to search with
+
+
+def parse(text: str) -> Parsed:
+    """Aspect and remaining procedure words of one message."""
+    norm = normalize_query(text)
+    accented = norm != fold_accents(norm)
+    work = norm if accented else fold_accents(norm)
+    table = _ACCENTED if accented else _FOLDED
+    aspect = None
+    for name, phrases in table.items():
+        for _, rx in phrases:
+            if rx.search(work):
+                aspect = aspect or name
+                work = rx.sub(" ", work)
+    query = " ".join(work.split())
+    if accented:
+        work = _FILLER_RE.sub(" ", work)
+    rest = strip_question_words(" ".join(syllables(work)), keep_if_empty=False)
+    tokens = [t for t in rest.split() if t not in _FOLDED_FILLERS]
+    if not accented and aspect and tokens[:1] == ["con"]:
+        tokens = tokens[1:]  # typed without diacritics, a leading "con" before an aspect is "còn"
+    return Parsed(aspect, " ".join(tokens), accented, query)
