@@ -17,6 +17,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.aspects import parse
 from actions.formatting import answer, answer_for_all, facts_key
 from actions.resolver import Plan, resolve
 from actions.settings import SETTINGS
@@ -89,7 +90,7 @@ def dont_know(dispatcher: CollectingDispatcher, state: ConversationState, candid
                                  json_message=payload(candidates=candidates, hotline=SETTINGS.hotline))
         return state.asked_yes_no("handoff")
     dispatcher.utter_message(text=text, json_message=payload(candidates=candidates, hotline=SETTINGS.hotline))
-    return state.cleared_question()
+    return state.asked_yes_no("handoff")  # "có, chuyển giúp tôi" then gets the hotline again, honestly
 
 
 def rephrase(dispatcher: CollectingDispatcher, state: ConversationState) -> list[EventType]:
@@ -215,6 +216,11 @@ class ActionAffirmDeny(Action):
         if is_gibberish(tracker.latest_message.get("text") or ""):
             return rephrase(dispatcher, state)
         intent, _ = intent_of(tracker)
+        text = tracker.latest_message.get("text") or ""
+        if state.question is None and parse(text).rest:
+            # no yes/no question is pending and the message says more ("à ko, mình bị mất"):
+            # it is a turn about the procedure, whatever the NLU's affirm/deny guess
+            return ActionAnswer().run(dispatcher, tracker, domain)
         if state.question == "handoff" and intent == "affirm":
             return ActionHandoff().run(dispatcher, tracker, domain)
         if state.question == "handoff":

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from knowledge_base.features import strip_question_words
-from vntext import fold_accents, normalize_query, syllables
+from vntext import fold_accents, nfc, normalize_query, syllables
 
 # Longest phrases first within each aspect; the first aspect whose phrase occurs wins,
 # in this order (fee before duration: "mất bao nhiêu tiền" is a fee, "mất bao lâu" a duration).
@@ -56,11 +56,6 @@ FILLERS_ACCENTED = (
 ).split()
 
 
-def has_diacritics(text: str) -> bool:
-    norm = normalize_query(text)
-    return norm != fold_accents(norm)
-
-
 def _phrase_re(phrase: str) -> re.Pattern[str]:
     return re.compile(rf"(?<!\w){re.escape(phrase)}(?!\w)")
 
@@ -68,7 +63,9 @@ def _phrase_re(phrase: str) -> re.Pattern[str]:
 _ACCENTED = {a: [(p, _phrase_re(p)) for p in ps] for a, ps in ASPECT_PHRASES.items()}
 _FOLDED = {a: [(p, _phrase_re(fold_accents(p))) for p in ps] for a, ps in ASPECT_PHRASES.items()}
 # Folded words that never name a procedure, in any spelling ("nộp" alone is no procedure).
-_FOLDED_FILLERS = frozenset("nop sao vay nua nhe nhi duoc hoi di xin voi luon roi".split())
+_FOLDED_FILLERS = frozenset(
+    "nop sao vay nua nhe nhi duoc hoi di xin voi luon roi xong giai quyet tren lam ton phai chi".split()
+)
 _FILLER_RE = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, FILLERS_ACCENTED)) + r")(?!\w)")
 
 
@@ -85,7 +82,9 @@ class Parsed:
 def parse(text: str) -> Parsed:
     """Aspect and remaining procedure words of one message."""
     norm = normalize_query(text)
-    accented = norm != fold_accents(norm)
+    typed = nfc(text).lower()
+    # judged on the text as typed: expanding "bn" to "bao nhiêu" must not make it "accented"
+    accented = typed != fold_accents(typed)
     work = norm if accented else fold_accents(norm)
     table = _ACCENTED if accented else _FOLDED
     aspect = None

@@ -22,7 +22,8 @@ from typing import Protocol
 from actions.aspects import Parsed, parse
 from actions.formatting import INTENT_ASPECT
 from actions.state import ConversationState
-from knowledge_base.features import short_name
+from knowledge_base import lexicon
+from knowledge_base.features import query_text, short_name
 from knowledge_base.retrieval import Hit
 from knowledge_base.schema import Procedure
 from vntext import fold_accents, is_gibberish, normalize_query, syllables
@@ -220,20 +221,15 @@ def by_ordinary_case(options: list[Hit], query: str) -> list[Hit]:
 
 
 def ordinary_case(options: list[Hit], query: str) -> Hit | None:
-    """The clearly most ordinary close candidate, or None when the question leaves it open.
+    """The only close candidate adding no variant, when the question mentions none itself.
 
-    Clearly: it adds no unmentioned variant while the next one does, or it adds at most half
-    as many name words beyond the question as the next one.
+    A question that mentions a variant ("mất giấy khai sinh") leaves the case open: it
+    may mean re-registration or an extract, so the citizen is asked.
     """
-    qsyl = set(syllables(query))
-    ranked = sorted((_ordinariness(h, query, qsyl), i) for i, h in enumerate(options))
-    (m1, x1), i1 = ranked[0]
-    (m2, x2), _ = ranked[1]
-    if m1 == 0 and m2 > 0:
-        return options[i1]
-    if m1 == 0 and m1 == m2 and x1 * 2 <= x2 and x1 < x2:
-        return options[i1]
-    return None
+    if variant_markers(query):
+        return None
+    plain = [h for h in options if not variant_markers(short_name(h.name))]
+    return plain[0] if len(plain) == 1 else None
 
 
 def resolve(
@@ -313,22 +309,63 @@ def _within_family(parsed: Parsed, anchors: list[Procedure], catalogue: list[Pro
     return Plan("answer", aspect, [scored[0][2]], confidence=scored[0][1], reason="refinement within family")
 
 
+def accented_confidence(query: str, proc: Procedure) -> float:
+    """Share of the question's identifying words found, AS TYPED, in the procedure's names.
+
+    The search's own confidence compares accent-folded words, which is right for text typed
+    without diacritics; when the citizen typed them, "ví" (wallet) must not count as "vì".
+    """
+    expanded = lexicon.expand(query)
+    ident_folded = set(query_text(expanded).split())
+    ident = {w for w in syllables(expanded, fold=False) if fold_accents(w) in ident_folded}
+    if not ident:
+        return 0.0
+    names = set(syllables(proc.name, fold=False)) | {w for a in proc.aliases for w in syllables(a, fold=False)}
+    return len(ident & names) / len(ident)
+
+
+def _close_candidates(hits: list[Hit], text: str, query: str, t: Thresholds) -> list[Hit]:
+    """Hits after the top one that leave the question open; [] when the search is decisive.
+
+    Open: a hit within ``ambiguity_gap`` of the top's fused score; or as good a match of the
+    question's words within 15 % (25 % to list as an option); or, in an either-or question
+    ("cấp lại hay cấp đổi"), kin of the top matching part of it; or, when the citizen
+    mentions a variant ("mất giấy khai sinh") but the top is the plain procedure, the
+    variants close behind it.
+    """
+    top = hits[0]
+    rest = [h for h in hits[1:] if h.confidence >= t.search_min]
+    gap = lambda h: (top.score - h.score) / top.score if top.score else 1.0  # noqa: E731
+    same_words = lambda h: h.confidence >= top.confidence - 0.01  # noqa: E731
+    either_or = bool(_EITHER_OR.search(fold_accents(text)))
+    kin = family([top.procedure], [h.procedure for h in rest]) if either_or else []
+    variant_asked = bool(variant_markers(query)) and not variant_markers(short_name(top.name))
+    opens = [
+        h for h in rest
+        if gap(h) <= t.ambiguity_gap or (same_words(h) and gap(h) <= 0.15)
+        or (either_or and h.procedure in kin and h.confidence >= top.confidence - 0.25)
+        or (variant_asked and variant_markers(short_name(h.name)) and h.confidence >= top.confidence - 0.2
+            and gap(h) <= 0.35)
+    ]
+    if not opens:
+        return []
+    listed = [h for h in rest if h not in opens and same_words(h) and gap(h) <= 0.25]
+    return [h for h in rest if h in opens or h in listed]
+
+
 def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: float, aspect: str,
             anchors: list[Procedure], searcher: Searcher, catalogue: dict[str, Procedure], t: Thresholds) -> Plan:
     query = parsed.query or text
     hits = [h for h in searcher.search(query, k=5) if h.code in catalogue]
+    if parsed.accented:  # diacritics are evidence: confidence as typed, and rank by it first
+        for h in hits:
+            h.confidence = min(h.confidence, accented_confidence(query, h.procedure))
+        hits.sort(key=lambda h: -h.confidence)
     if not hits or not may_name(intent, intent_confidence, hits[0].confidence, t):
         return Plan("fallback", aspect, hits=hits[:3], confidence=hits[0].confidence if hits else None,
                     reason="NLU and search not both confident")
     top = hits[0]
-    # close: as good a match of the question's words, or nearly the same fused score; an
-    # either-or question ("cấp lại hay cấp đổi") names two, so each matches only part of it
-    slack = 0.25 if _EITHER_OR.search(fold_accents(text)) else 0.01
-    close = [
-        h for h in hits[1:]
-        if h.confidence >= t.search_min
-        and (h.confidence >= top.confidence - slack or (top.score - h.score) <= t.ambiguity_gap * top.score)
-    ]
+    close = _close_candidates(hits, text, query, t)
     if close:
         options = [top, *close]
         anchor_codes = {p.code for p in anchors}

@@ -64,7 +64,9 @@ class Servers:
         model = REPO / "models" / "rasa" / "latest.tar.gz"
         if not model.exists():
             raise RuntimeError(f"no trained model at {model}: run scripts/train_bot.sh (make test does)")
-        self.env = dict(channel_env_defaults(), **os.environ)
+        # The servers answer from the live catalogue (models/kb/current), never from a test
+        # fixture's temporary KB_DATA_DIR that an earlier test left in this process's environment.
+        self.env = dict(channel_env_defaults(), **{k: v for k, v in os.environ.items() if k != "KB_DATA_DIR"})
         self.env.update(PYTHONPATH=f"{REPO}:{REPO / 'bot'}", RASA_TELEMETRY_ENABLED="false", HOTLINE="1022",
                         **self.extra_env)
         self.endpoints = self.workdir / "endpoints.yml"
