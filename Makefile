@@ -44,6 +44,10 @@ bench: index
 	@$(ML) benchmarks/search_latency.py
 	@$(ML) benchmarks/dialogue_latency.py
 	@$(ML) benchmarks/voice_latency.py
+	@$(ML) benchmarks/conversations.py --split all
+	@$(ML) benchmarks/conversations.py --out-of-scope
+	@$(ML) benchmarks/widget_socketio.py
+	@$(ML) benchmarks/zalo_webhook.py
 	@bash benchmarks/nlu_crossval.sh
 
 models: setup

@@ -240,3 +240,31 @@ class ActionAffirmDeny(Action):
             json_message=payload(catalogue().get(state.current or "")),
         )
         return state.cleared_question()
+
+
+# Greeting/thanks/goodbye words (folded): a message made only of these is small talk.
+SMALL_TALK = frozenset(
+    "chao xin cam on tam biet hen gap lai nhe nha ban bot ad tot ok oke vang da cau nhieu roi thank thanks bye "
+    "hello hi alo a nhe nhi qua lam".split()
+)
+SMALL_TALK_RESPONSE = {"greet": "utter_greet", "goodbye": "utter_goodbye", "thank": "utter_thank"}
+
+
+class ActionSmallTalk(Action):
+    """Greetings, thanks and goodbyes, unless the message says more ("bị mất rồi", "chào, làm căn cước cần gì").
+
+    The NLU takes short refinements for small talk; answering them with "goodbye" would drop
+    the citizen's question, so a message with an aspect or other words is resolved as a turn.
+    """
+
+    def name(self) -> str:
+        return "action_small_talk"
+
+    def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[EventType]:
+        text = tracker.latest_message.get("text") or ""
+        parsed = parse(text)
+        if not text.startswith("/") and (parsed.aspect or set(parsed.rest.split()) - SMALL_TALK):
+            return ActionAnswer().run(dispatcher, tracker, domain)
+        intent, _ = intent_of(tracker)
+        dispatcher.utter_message(response=SMALL_TALK_RESPONSE.get(intent or "", "utter_greet"))
+        return []

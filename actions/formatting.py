@@ -8,6 +8,7 @@ ends with its source (procedure code and portal link).
 from __future__ import annotations
 
 from knowledge_base.schema import (
+    UNIT_NAMES,
     Channel,
     Currency,
     Document,
@@ -38,12 +39,6 @@ CHANNEL_NAMES = {
     Channel.BUU_CHINH: "Nộp qua bưu chính",
 }
 
-UNIT_NAMES = {
-    DurationUnit.NGAY_LAM_VIEC: "ngày làm việc",
-    DurationUnit.NGAY: "ngày",
-    DurationUnit.GIO: "giờ",
-    DurationUnit.THANG: "tháng",
-}
 
 
 def money(amount: float, currency: Currency = Currency.VND) -> str:

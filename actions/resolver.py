@@ -33,7 +33,7 @@ NOT_A_QUESTION = {"out_of_scope", "nlu_fallback", "greet", "goodbye", "thank", "
 # Qualifier syllables (folded): they refine a procedure but name none by themselves.
 QUALIFIERS = frozenset(
     """cap lai doi moi dang ky lam xin gia han do bi mat hong hu thay het cho nguoi con duoi tren tuoi lan
-    dau tai cua va voi vo chong nuoc ngoai tinh xa huyen thanh pho tre em lon nho truong hop khi neu vi
+    dau tai cua va voi vo chong nuoc ngoai tinh xa huyen thanh pho tre em lon nho truong hop khi neu
     la da se duoc nay o trong viet nam toi minh ban nha be gai trai ong ba bo me cu chau cac nhung rach
     chay sai sot nhieu thang nam ngay tu du tro len khong co chua muon phai bi""".split()
 )
@@ -353,6 +353,15 @@ def _close_candidates(hits: list[Hit], text: str, query: str, t: Thresholds) -> 
     return [h for h in rest if h in opens or h in listed]
 
 
+def folded_confidence(query: str, proc: Procedure) -> float:
+    """The search's confidence measure for one procedure: accent-folded identifying words found."""
+    ident = set(query_text(lexicon.expand(query)).split())
+    if not ident:
+        return 0.0
+    names = set(syllables(proc.name)) | {w for a in proc.aliases for w in syllables(a)}
+    return len(ident & names) / len(ident)
+
+
 def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: float, aspect: str,
             anchors: list[Procedure], searcher: Searcher, catalogue: dict[str, Procedure], t: Thresholds) -> Plan:
     query = parsed.query or text
@@ -365,6 +374,12 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
         return Plan("fallback", aspect, hits=hits[:3], confidence=hits[0].confidence if hits else None,
                     reason="NLU and search not both confident")
     top = hits[0]
+    # the conversation's own procedure, when the message fits it as well as the top hit
+    # ("còn lệ phí hộ chiếu thì sao" while talking about the passport)
+    for proc in anchors:
+        fit = accented_confidence(query, proc) if parsed.accented else folded_confidence(query, proc)
+        if fit >= top.confidence - 0.01 and fit >= t.search_min:
+            return Plan("answer", aspect, [proc], hits=hits, confidence=fit, reason="fits the current procedure")
     close = _close_candidates(hits, text, query, t)
     if close:
         options = [top, *close]

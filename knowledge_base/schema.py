@@ -30,6 +30,16 @@ class DurationUnit(StrEnum):
     THANG = "thang"
 
 
+# How each unit and channel reads in Vietnamese: one place for the chat answers and the verify report.
+UNIT_NAMES = {
+    DurationUnit.NGAY_LAM_VIEC: "ngày làm việc",
+    DurationUnit.NGAY: "ngày",
+    DurationUnit.GIO: "giờ",
+    DurationUnit.TRONG_NGAY: "trong ngày",
+    DurationUnit.THANG: "tháng",
+}
+
+
 class FeeKind(StrEnum):
     FREE = "free"  # miễn phí / không thu
     FIXED = "fixed"  # one amount (per the note's unit, e.g. per page)

@@ -38,7 +38,17 @@ from pathlib import Path
 from typing import Any
 
 from knowledge_base import portal_parser as pp
-from knowledge_base.schema import Channel, Document, Duration, DurationUnit, Fee, FeeKind, Procedure, SubmissionChannel
+from knowledge_base.schema import (
+    UNIT_NAMES,
+    Channel,
+    Document,
+    Duration,
+    DurationUnit,
+    Fee,
+    FeeKind,
+    Procedure,
+    SubmissionChannel,
+)
 
 __all__ = [
     "Difference",
@@ -58,13 +68,6 @@ CHANNEL_NAMES = {
     Channel.TRUC_TIEP: "trực tiếp",
     Channel.TRUC_TUYEN: "trực tuyến",
     Channel.BUU_CHINH: "bưu chính",
-}
-UNIT_NAMES = {
-    DurationUnit.NGAY_LAM_VIEC: "ngày làm việc",
-    DurationUnit.NGAY: "ngày",
-    DurationUnit.GIO: "giờ",
-    DurationUnit.TRONG_NGAY: "trong ngày",
-    DurationUnit.THANG: "tháng",
 }
 FIELD_LABELS = {
     "name": "Tên thủ tục",
