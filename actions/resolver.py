@@ -196,11 +196,15 @@ def variant_markers(text: str) -> set[str]:
 
 
 def _unmentioned_variants(name: str, query: str) -> int:
-    """Variant markers of a procedure name that the question does not mention."""
+    """Variant markers of a procedure name that the question does not mention.
+
+    Compared as typed: accented when the question has diacritics, folded when it has none.
+    """
     said = variant_markers(query)
-    if not said or next(iter(said)) in VARIANT_MARKERS:  # the question is accented (or silent)
-        return len(variant_markers(name) - said)
-    return len({fold_accents(m) for m in variant_markers(name)} - said)
+    marks = variant_markers(name)
+    if fold_accents(query) == query.lower():
+        marks = {fold_accents(m) for m in marks}
+    return len(marks - said)
 
 
 def _ordinariness(h: Hit, query: str, query_syl: set[str]) -> tuple[int, int]:
@@ -309,18 +313,21 @@ def _within_family(parsed: Parsed, anchors: list[Procedure], catalogue: list[Pro
     return Plan("answer", aspect, [scored[0][2]], confidence=scored[0][1], reason="refinement within family")
 
 
-def accented_confidence(query: str, proc: Procedure) -> float:
-    """Share of the question's identifying words found, AS TYPED, in the procedure's names.
+def name_confidence(query: str, proc: Procedure, as_typed: bool) -> float:
+    """Share of the question's identifying words found in the procedure's names and aliases.
 
-    The search's own confidence compares accent-folded words, which is right for text typed
-    without diacritics; when the citizen typed them, "ví" (wallet) must not count as "vì".
+    ``as_typed``: compare the words with their diacritics.  The search's own confidence
+    compares accent-folded words, which is right for text typed without diacritics; when
+    the citizen typed them, "ví" (wallet) must not count as "vì".
     """
     expanded = lexicon.expand(query)
-    ident_folded = set(query_text(expanded).split())
-    ident = {w for w in syllables(expanded, fold=False) if fold_accents(w) in ident_folded}
+    ident = set(query_text(expanded).split())
+    if as_typed:
+        ident = {w for w in syllables(expanded, fold=False) if fold_accents(w) in ident}
     if not ident:
         return 0.0
-    names = set(syllables(proc.name, fold=False)) | {w for a in proc.aliases for w in syllables(a, fold=False)}
+    fold = not as_typed
+    names = set(syllables(proc.name, fold=fold)).union(*(syllables(a, fold=fold) for a in proc.aliases))
     return len(ident & names) / len(ident)
 
 
@@ -353,22 +360,13 @@ def _close_candidates(hits: list[Hit], text: str, query: str, t: Thresholds) -> 
     return [h for h in rest if h in opens or h in listed]
 
 
-def folded_confidence(query: str, proc: Procedure) -> float:
-    """The search's confidence measure for one procedure: accent-folded identifying words found."""
-    ident = set(query_text(lexicon.expand(query)).split())
-    if not ident:
-        return 0.0
-    names = set(syllables(proc.name)) | {w for a in proc.aliases for w in syllables(a)}
-    return len(ident & names) / len(ident)
-
-
 def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: float, aspect: str,
             anchors: list[Procedure], searcher: Searcher, catalogue: dict[str, Procedure], t: Thresholds) -> Plan:
     query = parsed.query or text
     hits = [h for h in searcher.search(query, k=5) if h.code in catalogue]
     if parsed.accented:  # diacritics are evidence: confidence as typed, and rank by it first
         for h in hits:
-            h.confidence = min(h.confidence, accented_confidence(query, h.procedure))
+            h.confidence = min(h.confidence, name_confidence(query, h.procedure, as_typed=True))
         hits.sort(key=lambda h: -h.confidence)
     if not hits or not may_name(intent, intent_confidence, hits[0].confidence, t):
         return Plan("fallback", aspect, hits=hits[:3], confidence=hits[0].confidence if hits else None,
@@ -377,7 +375,7 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
     # the conversation's own procedure, when the message fits it as well as the top hit
     # ("còn lệ phí hộ chiếu thì sao" while talking about the passport)
     for proc in anchors:
-        fit = accented_confidence(query, proc) if parsed.accented else folded_confidence(query, proc)
+        fit = name_confidence(query, proc, as_typed=parsed.accented)
         if fit >= top.confidence - 0.01 and fit >= t.search_min:
             return Plan("answer", aspect, [proc], hits=hits, confidence=fit, reason="fits the current procedure")
     close = _close_candidates(hits, text, query, t)
