@@ -19,7 +19,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.aspects import parse
 from actions.formatting import answer, answer_for_all, facts_key
-from actions.resolver import Plan, resolve
+from actions.resolver import Plan, option_by_words, parse_option, resolve
 from actions.settings import SETTINGS
 from actions.state import ConversationState
 from knowledge_base.retrieval import Hit, default_searcher
@@ -64,6 +64,14 @@ def payload(
 
 def catalogue() -> dict[str, Procedure]:
     return {p.code: p for p in default_searcher().index.procedures}
+
+
+def picks_an_option(text: str, state: ConversationState) -> bool:
+    """Whether the message chooses one of the pending options, by number or by its own words."""
+    options = [p for c in (state.choice.codes if state.choice else []) if (p := catalogue().get(c))]
+    if not options:
+        return False
+    return parse_option(text, len(options)) is not None or option_by_words(text, parse(text), options) is not None
 
 
 def state_of(tracker: Tracker) -> ConversationState:
@@ -176,6 +184,9 @@ class ActionHandoff(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[EventType]:
         state = state_of(tracker)
+        if state.choice is not None and picks_an_option(tracker.latest_message.get("text") or "", state):
+            # "cho người lớn" answers "which one?"; the NLU hears "người" and asks for a person
+            return ActionAnswer().run(dispatcher, tracker, domain)
         if not SETTINGS.desk_on_duty():
             dispatcher.utter_message(
                 text=(f"Hiện chưa có tổng đài viên trực tuyến để nhận cuộc trò chuyện này. "

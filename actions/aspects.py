@@ -18,23 +18,25 @@ from knowledge_base.features import strip_question_words
 from vntext import fold_accents, nfc, normalize_query, syllables
 
 # Longest phrases first within each aspect; the first aspect whose phrase occurs wins,
-# in this order (fee before duration: "mất bao nhiêu tiền" is a fee, "mất bao lâu" a duration).
+# in this order (fee before duration: "mất bao nhiêu tiền" is a fee, "mất bao lâu" a duration;
+# where before online: in "kích hoạt VNeID làm ở đâu" VNeID is the procedure, "ở đâu" the question).
 ASPECT_PHRASES: dict[str, list[str]] = {
     "fee": [
-        "mất bao nhiêu tiền", "hết bao nhiêu tiền", "tốn bao nhiêu tiền", "bao nhiêu tiền", "hết bao nhiêu",
+        "mất bao nhiêu tiền", "hết bao nhiêu tiền", "tốn bao nhiêu tiền", "đóng bao nhiêu tiền", "trả bao nhiêu tiền",
+        "bao nhiêu tiền", "hết bao nhiêu", "đóng bao nhiêu", "trả bao nhiêu",
         "tốn bao nhiêu", "mất phí", "lệ phí", "phí", "chi phí", "tốn tiền", "mất tiền", "nộp tiền", "giá",
     ],
     "duration": [
-        "mất bao lâu", "mất mấy ngày", "mất bao nhiêu ngày", "bao nhiêu ngày", "bao lâu", "mấy ngày",
+        "mất bao lâu", "mất mấy ngày", "mất bao nhiêu ngày", "bao nhiêu lâu", "bao nhiêu ngày", "bao lâu", "mấy ngày",
         "thời gian giải quyết", "thời hạn", "thời gian", "bao giờ có", "khi nào có", "bao giờ thì có",
         "lâu không", "mấy hôm", "mấy tuần",
-    ],
-    "online": [
-        "nộp online", "làm online", "online", "trực tuyến", "qua mạng", "trên mạng", "dịch vụ công", "vneid",
     ],
     "where": [
         "nộp ở đâu", "làm ở đâu", "ở đâu", "nộp đâu", "làm đâu", "chỗ nào", "nơi nào", "cơ quan nào", "nơi nộp",
         "đi đâu", "ở chỗ nào",
+    ],
+    "online": [
+        "nộp online", "làm online", "online", "trực tuyến", "qua mạng", "trên mạng", "dịch vụ công", "vneid",
     ],
     "documents": [
         "cần những giấy tờ gì", "cần giấy tờ gì", "giấy tờ gì", "những giấy tờ", "giấy tờ", "hồ sơ gồm", "hồ sơ",
@@ -61,10 +63,12 @@ def _phrase_re(phrase: str) -> re.Pattern[str]:
 
 
 _ACCENTED = {a: [(p, _phrase_re(p)) for p in ps] for a, ps in ASPECT_PHRASES.items()}
-_FOLDED = {a: [(p, _phrase_re(fold_accents(p))) for p in ps] for a, ps in ASPECT_PHRASES.items()}
+# Phrases too ambiguous without their diacritics: folded "gia" is "gia đình", "gia hạn" as often as "giá".
+ACCENTED_ONLY = frozenset({"giá"})
+_FOLDED = {a: [(p, _phrase_re(fold_accents(p))) for p in ps if p not in ACCENTED_ONLY] for a, ps in ASPECT_PHRASES.items()}
 # Folded words that never name a procedure, in any spelling ("nộp" alone is no procedure).
 _FOLDED_FILLERS = frozenset(
-    "nop sao vay nua nhe nhi duoc hoi di xin voi luon roi xong giai quyet tren lam ton phai chi".split()
+    "nop sao vay nua nhe nhi duoc hoi di xin voi luon roi xong giai quyet tren lam ton phai chi ha".split()
 )
 _FILLER_RE = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, FILLERS_ACCENTED)) + r")(?!\w)")
 

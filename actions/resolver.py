@@ -7,10 +7,15 @@ The order of the checks is the policy, read top to bottom:
 2. a pending choice answered by number, ordinal or words of one option → that option;
 3. only an aspect ("còn lệ phí thì sao?") → the current procedure, or, while a choice is
    pending, the same choice again for the new aspect (one answer when the options agree);
+   also when the other words name nothing else ("lấy được", "ở công an phường hay ở đâu");
 4. only qualifiers ("bị mất", "cho con dưới 14 tuổi", "vợ tôi là người nước ngoài") →
    narrow within the current family of procedures;
 5. otherwise search the whole catalogue, and name a procedure only when the NLU and the
    search are both confident (:func:`may_name`, thresholds in ``actions/settings.py``).
+   Within the search: an alias said word for word names its procedure ("làm sổ đỏ");
+   a question without a verb names a family and is asked back ("sổ đỏ cần giấy tờ gì");
+   kin of the current procedure needs only ``family_min`` of the words; an aspect asked
+   with words that name nothing surely stays with the current procedure.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from knowledge_base.features import query_text, short_name
 from knowledge_base.retrieval import Hit
 from knowledge_base.schema import Procedure
 from vntext import fold_accents, is_gibberish, normalize_query, syllables
+from vntext.numbers import ORDINAL_WORDS
 
 NOT_A_QUESTION = {"out_of_scope", "nlu_fallback", "greet", "goodbye", "thank", "bot_challenge"}
 
@@ -35,26 +41,35 @@ QUALIFIERS = frozenset(
     """cap lai doi moi dang ky lam xin gia han do bi mat hong hu thay het cho nguoi con duoi tren tuoi lan
     dau tai cua va voi vo chong nuoc ngoai tinh xa huyen thanh pho tre em lon nho truong hop khi neu
     la da se duoc nay o trong viet nam toi minh ban nha be gai trai ong ba bo me cu chau cac nhung rach
-    chay sai sot nhieu thang nam ngay tu du tro len khong co chua muon phai bi""".split()
+    chay sai sot nhieu thang nam ngay tu du tro len khong co chua muon phai bi
+    the giay so cai no cu cuon quyen""".split()
 )
+# The generic nouns among them: "bao lâu thì có GIẤY", "làm CUỐN mới" speak of the current paper.
+GENERIC_NOUNS = frozenset("the giay so cai no cuon quyen".split())
+# ("thẻ", "giấy", "sổ", "cái", "nó", "cuốn", "cũ": in "thẻ cũ bị mất" they point at the current
+# procedure's own paper, so they refine it rather than name another one.)
 
 # Words that mark a special-case variant of a procedure ("cấp LẠI", "trình báo MẤT", "DƯỚI 14 tuổi",
 # "có yếu tố NƯỚC NGOÀI"). Citizens who do not say them mean the ordinary case.
 # Accented on purpose: folded, "lại" (again) would collide with "lái" (drive).
 VARIANT_MARKERS = frozenset(
     "lại đổi mất hỏng hư dưới ngoài bổ_sung điều_chỉnh gia_hạn thay_đổi hủy xóa trích_lục cải_chính đã_có "
-    "kết_hợp quốc_tế".split()
+    "kết_hợp quốc_tế sửa".split()
 )
 _FOLDED_MARKERS = frozenset(fold_accents(m) for m in VARIANT_MARKERS)
+# Markers that tell what happened rather than what to do: a lost paper may be re-registered
+# or copied from the register, so they leave the case open.
+SITUATIONS = frozenset({"mất", "hỏng", "hư", "mat", "hong", "hu"})
+
+# Verbs that ask for the procedure itself ("LÀM sổ đỏ", "XIN giấy phép", "ĐĂNG KÝ tạm trú"): with
+# one, close variants resolve to the ordinary case; without ("sổ đỏ cần giấy tờ gì", "thủ tục thẻ căn
+# cước mất bao lâu") the question names a family, not one of its procedures, so the citizen is asked.
+ACTION_VERBS = re.compile(r"(?<!\w)(lam|xin|cap|dang ky|dk|di lam|muon lam|nop)(?!\w)")
 
 _EITHER_OR = re.compile(r"(?<!\w)(hay|hoac)(?!\w)")
 
-_ORDINAL_WORDS = {
-    "mot": 1, "nhat": 1, "dau": 1, "dau tien": 1, "hai": 2, "nhi": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5,
-}
-_ORDINAL_ACCENTED = {
-    "một": 1, "nhất": 1, "đầu": 1, "đầu tiên": 1, "hai": 2, "nhì": 2, "ba": 3, "bốn": 4, "tư": 4, "năm": 5,
-}
+_ORDINAL_ACCENTED = dict(ORDINAL_WORDS)  # one table of number words: vntext.numbers
+_ORDINAL_WORDS = {fold_accents(w): n for w, n in ORDINAL_WORDS.items()}
 _CHOICE_PREFIX = r"(?:(?:tôi|mình|em|cho|chọn|lấy|là|vâng|dạ|ừ|thì)\s+)*(?:(?:cái|số|thứ|phương án|lựa chọn|câu|mục|ý)\s*)*"
 _CHOICE_SUFFIX = r"(?:\s+(?:ạ|nhé|nha|đi|thôi|luôn|đó|ấy|á))*"
 _LAST = ("cuối", "cuối cùng", "sau cùng")
@@ -165,17 +180,50 @@ def family(anchor: list[Procedure], catalogue: list[Procedure]) -> list[Procedur
 
 # Function words: in a refinement they carry no evidence for one procedure over another.
 WEAK = frozenset("do bi cho cua la va voi o tai khi neu vi nguoi toi minh ban da se duoc nay trong cac nhung co "
-                 "khong chua muon phai truong hop".split())
+                 "khong chua muon phai truong hop cu".split())
 
 
-def _coverage(words: set[str], proc: Procedure) -> float:
-    """Share of ``words`` in the official name, or (discounted: aliases are looser) in one alias."""
-    words = (words - WEAK) or words
+def _coverage(words: set[str], proc: Procedure, accented: bool = False) -> float:
+    """Share of ``words`` in the official name, or (discounted: aliases are looser) in one alias.
+
+    ``accented``: the words keep the diacritics the citizen typed ("sổ" is not "sở").
+    """
+    words = {w for w in words if fold_accents(w) not in WEAK} or words
     if not words:
         return 0.0
-    name = len(words & set(syllables(proc.name))) / len(words)
-    alias = max((len(words & set(syllables(a))) / len(words) for a in proc.aliases), default=0.0)
+    fold = not accented
+    name = len(words & set(syllables(proc.name, fold=fold))) / len(words)
+    alias = max((len(words & set(syllables(a, fold=fold))) / len(words) for a in proc.aliases), default=0.0)
     return max(name, 0.6 * alias)
+
+
+# Where things are done: in a follow-up ("làm ở công an phường hay ở đâu") they name no procedure.
+_PLACES = re.compile(r"(?<!\w)(cong an|uy ban|ubnd|phuong|quan|xa|huyen|tinh|bo phan mot cua|mot cua|trung tam)(?!\w)")
+
+
+def record_words(proc: Procedure) -> set[str]:
+    """Folded syllables of what names a procedure and where it is done: names, aliases, levels, agency, place.
+
+    Not its documents: a card's documents mention "hộ chiếu", which is another procedure.
+    """
+    parts = [proc.name, *proc.aliases, *proc.levels, proc.agency, proc.where_to_submit or ""]
+    return set(syllables(" ".join(parts)))
+
+
+def names_nothing_else(parsed: Parsed, anchors: list[Procedure]) -> bool:
+    """The words besides the aspect do not name another procedure.
+
+    Either at most one word that is not a qualifier ("lấy được", "duyệt", "theo"): one word is
+    too little to switch procedures on; or every such word is in the record of the procedure(s)
+    being discussed ("công an phường", "xã hay tỉnh", "ủy ban").
+    """
+    if lexicon.matches(parsed.rest):  # "bằng lái", "sổ đỏ": a colloquial name is a name
+        return False
+    rest = _PLACES.sub(" ", f" {parsed.rest} ")
+    content = [w for w in rest.split() if w not in QUALIFIERS and not w.isdigit()]
+    if len(content) <= 1:
+        return True
+    return any(set(content) <= record_words(p) for p in anchors)
 
 
 def only_qualifiers(parsed: Parsed) -> bool:
@@ -187,9 +235,14 @@ def only_qualifiers(parsed: Parsed) -> bool:
 
 
 def variant_markers(text: str) -> set[str]:
-    """Variant markers in a text (as typed: accented when it has diacritics), as syllables and bigrams."""
+    """Variant markers in a text (as typed: accented when it has diacritics), as syllables and bigrams.
+
+    Without diacritics "lai xe" is "lái xe" (to drive), never "lại" (again).
+    """
     norm = normalize_query(text)
     accented = norm != fold_accents(norm)
+    if not accented:
+        norm = re.sub(r"(?<!\w)lai xe(?!\w)", "xe", norm)
     syl = syllables(norm, fold=not accented)
     found = set(syl) | {f"{a}_{b}" for a, b in zip(syl, syl[1:], strict=False)}
     return found & VARIANT_MARKERS if accented else found & _FOLDED_MARKERS
@@ -207,10 +260,13 @@ def _unmentioned_variants(name: str, query: str) -> int:
     return len(marks - said)
 
 
-def _ordinariness(h: Hit, query: str, query_syl: set[str]) -> tuple[int, int]:
+def _ordinariness_of(name: str, query: str, query_syl: set[str]) -> tuple[int, int]:
     """(variants the citizen did not mention, name syllables beyond the question): lower is more ordinary."""
-    name = short_name(h.name)
     return _unmentioned_variants(name, query), len(set(syllables(name)) - query_syl)
+
+
+def _ordinariness(h: Hit, query: str, query_syl: set[str]) -> tuple[int, int]:
+    return _ordinariness_of(short_name(h.name), query, query_syl)
 
 
 def by_ordinary_case(options: list[Hit], query: str) -> list[Hit]:
@@ -224,13 +280,14 @@ def by_ordinary_case(options: list[Hit], query: str) -> list[Hit]:
     return [h for _, _, h in sorted(keyed, key=lambda x: (x[0], x[1]))]
 
 
-def ordinary_case(options: list[Hit], query: str) -> Hit | None:
-    """The only close candidate adding no variant, when the question mentions none itself.
+def ordinary_case(options: list[Hit], query: str, text: str) -> Hit | None:
+    """The only close candidate adding no variant, when the question asks to do it and mentions none.
 
     A question that mentions a variant ("mất giấy khai sinh") leaves the case open: it
-    may mean re-registration or an extract, so the citizen is asked.
+    may mean re-registration or an extract, so the citizen is asked.  So does one without
+    an action verb ("sổ đỏ cần giấy tờ gì"): it names the family, not the ordinary case.
     """
-    if variant_markers(query):
+    if variant_markers(query) or not ACTION_VERBS.search(fold_accents(normalize_query(text))):
         return None
     plain = [h for h in options if not variant_markers(short_name(h.name))]
     return plain[0] if len(plain) == 1 else None
@@ -272,7 +329,8 @@ def resolve(
         return Plan("invalid_choice", aspect or "overview")
 
     # 3. only an aspect: the current procedure, or the pending choice again
-    if not parsed.rest and (aspect or parsed.aspect):
+    generic_only = bool(parsed.rest) and set(parsed.rest.split()) <= GENERIC_NOUNS
+    if (not parsed.rest or generic_only) and (aspect or parsed.aspect):
         aspect = aspect or "overview"
         if options:
             return Plan("answer_all" if len(options) > 1 else "answer", aspect, options, reason="aspect of pending choice")
@@ -280,10 +338,22 @@ def resolve(
             return Plan("answer", aspect, [current], reason="follow-up on current")
         return Plan("fallback", aspect, reason="aspect without a procedure")
 
-    # 4. qualifiers only: narrow within the current family first
+    # 3b. an aspect with words around it that name no other procedure ("lấy được", "công an phường
+    #     hay ở đâu", "theo nghị định nào"): still about the current procedure or the pending choice
     anchors = options or ([current] if current else [])
+    if parsed.aspect and anchors and parsed.rest and not only_qualifiers(parsed) \
+            and names_nothing_else(parsed, anchors):
+        if options:
+            i = option_by_words(text, parsed, options)
+            if i is not None:
+                return Plan("answer", parsed.aspect, [options[i]], reason="choice by words, new aspect")
+            return Plan("answer_all" if len(options) > 1 else "answer", parsed.aspect, options,
+                        reason="aspect of pending choice, with other words")
+        return Plan("answer", parsed.aspect, [current], reason="follow-up on current, with other words")
+
+    # 4. qualifiers only: narrow within the current family first
     if anchors and only_qualifiers(parsed):
-        plan = _within_family(parsed, anchors, list(catalogue.values()), aspect or state.aspect or "overview", t)
+        plan = _within_family(parsed, text, anchors, list(catalogue.values()), aspect or state.aspect or "overview", t)
         if plan is not None:
             return plan
 
@@ -292,14 +362,16 @@ def resolve(
     return _search(parsed, text, intent, intent_confidence, aspect, anchors, searcher, catalogue, t)
 
 
-def _within_family(parsed: Parsed, anchors: list[Procedure], catalogue: list[Procedure], aspect: str,
+def _within_family(parsed: Parsed, text: str, anchors: list[Procedure], catalogue: list[Procedure], aspect: str,
                    t: Thresholds) -> Plan | None:
     words = set(parsed.rest.split())
+    if parsed.accented:  # compare as typed
+        words = {w for w in syllables(text, fold=False) if fold_accents(w) in words}
     members = family(anchors, catalogue)
     anchor_cores = set().union(*(core_bigrams(p) for p in anchors))
     scored = []
     for proc in members:
-        cov = _coverage(words, proc)
+        cov = _coverage(words, proc, parsed.accented)
         # a member that shares the anchors' core words is closer kin ("căn cước" for a card question)
         kin = 0.25 if core_bigrams(proc) & anchor_cores else 0.0
         scored.append((cov + kin, cov, proc))
@@ -309,6 +381,14 @@ def _within_family(parsed: Parsed, anchors: list[Procedure], catalogue: list[Pro
     best = scored[0][0]
     close = [p for s, cov, p in scored if best - s <= t.ambiguity_gap and cov >= t.family_min][: t.max_options]
     if len(close) > 1:
+        # the ordinary reading, when one is clearly more ordinary: "vợ tôi là người nước ngoài" is
+        # the marriage with a foreigner, not recording one already registered abroad
+        qsyl = set(syllables(text))
+        keyed = sorted(((_ordinariness_of(short_name(p.name), text, qsyl), p) for p in close), key=lambda x: x[0])
+        (v1, x1), first = keyed[0]
+        (v2, x2), _ = keyed[1]
+        if v1 < v2 or x1 * 2 <= x2:
+            return Plan("answer", aspect, [first], confidence=scored[0][1], reason="refinement within family, ordinary case")
         return Plan("choose", aspect, close, confidence=scored[0][1], reason="refinement within family is ambiguous")
     return Plan("answer", aspect, [scored[0][2]], confidence=scored[0][1], reason="refinement within family")
 
@@ -320,15 +400,59 @@ def name_confidence(query: str, proc: Procedure, as_typed: bool) -> float:
     compares accent-folded words, which is right for text typed without diacritics; when
     the citizen typed them, "ví" (wallet) must not count as "vì".
     """
-    expanded = lexicon.expand(query)
-    ident = set(query_text(expanded).split())
-    if as_typed:
-        ident = {w for w in syllables(expanded, fold=False) if fold_accents(w) in ident}
-    if not ident:
-        return 0.0
     fold = not as_typed
     names = set(syllables(proc.name, fold=fold)).union(*(syllables(a, fold=fold) for a in proc.aliases))
-    return len(ident & names) / len(ident)
+    best = 0.0
+    for text in (query, lexicon.expand(query)):  # the lexicon's wording is an alternative, as in the search
+        ident = set(query_text(text).split())
+        if as_typed:
+            ident = {w for w in syllables(text, fold=False) if fold_accents(w) in ident}
+        if ident:
+            best = max(best, len(ident & names) / len(ident))
+    return best
+
+
+# "bố mẹ CHƯA đăng ký kết hôn" says the name but not the wish
+NEGATIONS_ACCENTED = ("chưa", "không", "chẳng", "chả", "đã")  # "ĐÃ đăng ký kết hôn bên Đài Loan": done
+NEGATIONS = tuple(fold_accents(n) for n in NEGATIONS_ACCENTED)
+
+
+def said_verbatim(query: str, proc: Procedure, as_typed: bool) -> int:
+    """Syllables of the longest name or alias (two syllables or more) the question contains word for word,
+    provided it holds every variant marker of the question ("cấp LẠI sổ đỏ" is not "sổ đỏ").
+
+    Aliases are the catalogue's record of how citizens name a procedure: "làm sổ đỏ" is
+    first registration, "đổi sổ đỏ" the exchange.  A question that says one verbatim names
+    that procedure more surely than any overlap of single words.  Compared with diacritics
+    when the citizen typed them.
+    """
+    fold = not as_typed
+    q = syllables(lexicon.expand(query) if fold else query, fold=fold)
+    if len(q) < 2:
+        return 0
+    joined = f" {' '.join(q)} "
+    asked = variant_markers(query)
+    best = 0
+    for phrase in (short_name(proc.name), *proc.aliases):
+        words = syllables(phrase, fold=fold)
+        said = f" {' '.join(words)} "
+        negated = any(f" {neg}{said}" in joined for neg in (NEGATIONS if fold else NEGATIONS_ACCENTED))
+        if len(words) >= 2 and len(words) > best and said in joined and not negated \
+                and asked <= variant_markers(phrase if as_typed else fold_accents(phrase)):
+            best = len(words)
+    return best
+
+
+def adds_variant(query: str, proc: Procedure) -> bool:
+    """Whether the question asks for a variant the procedure's name lacks (compared folded)."""
+    asked = {fold_accents(m) for m in variant_markers(query)}
+    return bool(asked - {fold_accents(m) for m in variant_markers(proc.name)})
+
+
+def kin_of(anchors: list[Procedure], procs: list[Procedure]) -> list[Procedure]:
+    """Those of ``procs`` that share a core name bigram with an anchor ("khai sinh", "tạm trú")."""
+    cores = set().union(*(core_bigrams(p) for p in anchors)) if anchors else set()
+    return [p for p in procs if core_bigrams(p) & cores]
 
 
 def _close_candidates(hits: list[Hit], text: str, query: str, t: Thresholds) -> list[Hit]:
@@ -347,9 +471,11 @@ def _close_candidates(hits: list[Hit], text: str, query: str, t: Thresholds) -> 
     either_or = bool(_EITHER_OR.search(fold_accents(text)))
     kin = family([top.procedure], [h.procedure for h in rest]) if either_or else []
     variant_asked = bool(variant_markers(query)) and not variant_markers(short_name(top.name))
+    # "sổ đỏ cần giấy tờ gì": no verb, no variant: a family question, equally about its members
+    family_question = not variant_markers(query) and not ACTION_VERBS.search(fold_accents(normalize_query(text)))
     opens = [
         h for h in rest
-        if gap(h) <= t.ambiguity_gap or (same_words(h) and gap(h) <= 0.15)
+        if gap(h) <= t.ambiguity_gap or (same_words(h) and gap(h) <= (0.3 if family_question else 0.15))
         or (either_or and h.procedure in kin and h.confidence >= top.confidence - 0.25)
         or (variant_asked and variant_markers(short_name(h.name)) and h.confidence >= top.confidence - 0.2
             and gap(h) <= 0.35)
@@ -360,6 +486,24 @@ def _close_candidates(hits: list[Hit], text: str, query: str, t: Thresholds) -> 
     return [h for h in rest if h in opens or h in listed]
 
 
+def _kin_search(hits: list[Hit], anchors: list[Procedure], intent: str | None, intent_confidence: float,
+                aspect: str, t: Thresholds) -> Plan | None:
+    """Narrow to the family being discussed when the whole catalogue gives no confident answer.
+
+    "tạm trú của tôi sắp hết hạn, muốn gia hạn" after a question on tạm trú: the extension is
+    kin of the current procedure, so ``t.family_min`` of its words suffice, as long as it is
+    the only kin that close and the NLU sees a question.
+    """
+    kin = {p.code for p in kin_of(anchors, [h.procedure for h in hits])} - {p.code for p in anchors}
+    ranked = [h for h in hits if h.code in kin and h.confidence >= t.family_min]
+    if not ranked or not may_name(intent, intent_confidence, 1.0, t):
+        return None
+    if len(ranked) > 1 and ranked[1].confidence >= ranked[0].confidence - 0.01:
+        return None
+    return Plan("answer", aspect, [ranked[0].procedure], hits=ranked, confidence=ranked[0].confidence,
+                reason="refinement within the current family")
+
+
 def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: float, aspect: str,
             anchors: list[Procedure], searcher: Searcher, catalogue: dict[str, Procedure], t: Thresholds) -> Plan:
     query = parsed.query or text
@@ -368,6 +512,25 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
         for h in hits:
             h.confidence = min(h.confidence, name_confidence(query, h.procedure, as_typed=True))
         hits.sort(key=lambda h: -h.confidence)
+    # a name or alias of three syllables or more, said word for word, is as sure as full coverage
+    # ("bé mới sinh được 2 tuần, làm giấy khai sinh cần gì": the story's words dilute the coverage)
+    said = [h for h in hits if said_verbatim(query, h.procedure, parsed.accented) >= 3] \
+        if not variant_markers(query) & SITUATIONS else []
+    for h in said:
+        h.confidence = max(h.confidence, t.search_min)
+    if said and hits[0].confidence < t.search_min:
+        hits.remove(said[0])
+        hits.insert(0, said[0])
+    if hits and anchors and not may_name(intent, intent_confidence, hits[0].confidence, t):
+        plan = _kin_search(hits, anchors, intent, intent_confidence, aspect, t)
+        if plan is not None:
+            return plan
+    if anchors and parsed.aspect and intent not in NOT_A_QUESTION and (
+            not hits or not may_name(intent, intent_confidence, hits[0].confidence, t)):
+        # an aspect asked with words that name nothing surely: about what is being discussed
+        if len(anchors) > 1:
+            return Plan("answer_all", aspect, anchors, reason="aspect of pending choice, unsure words")
+        return Plan("answer", aspect, anchors, reason="follow-up on current, unsure words")
     if not hits or not may_name(intent, intent_confidence, hits[0].confidence, t):
         return Plan("fallback", aspect, hits=hits[:3], confidence=hits[0].confidence if hits else None,
                     reason="NLU and search not both confident")
@@ -375,18 +538,34 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
     # the conversation's own procedure, when the message fits it as well as the top hit
     # ("còn lệ phí hộ chiếu thì sao" while talking about the passport)
     for proc in anchors:
+        if adds_variant(query, proc):  # "hộ chiếu cũ bị MẤT" is not the passport itself
+            continue
         fit = name_confidence(query, proc, as_typed=parsed.accented)
         if fit >= top.confidence - 0.01 and fit >= t.search_min:
             return Plan("answer", aspect, [proc], hits=hits, confidence=fit, reason="fits the current procedure")
+    # an alias said word for word ("làm sổ đỏ", "cấp lại sổ đỏ"), unless the question offers an
+    # either-or or tells a situation ("mất …", "hỏng …") that several procedures may answer
+    if not variant_markers(query) & SITUATIONS and not _EITHER_OR.search(fold_accents(text)):
+        verbatim = {h.code: said_verbatim(query, h.procedure, parsed.accented) for h in hits}
+        longest = max(verbatim.values())
+        said = [h for h in hits if verbatim[h.code] == longest and h.confidence >= max(t.search_min, top.confidence - 0.2)]
+        if longest and len(said) == 1:
+            return Plan("answer", aspect, [said[0].procedure], hits=hits, confidence=said[0].confidence,
+                        reason="names an alias verbatim")
     close = _close_candidates(hits, text, query, t)
     if close:
         options = [top, *close]
-        anchor_codes = {p.code for p in anchors}
+        anchor_codes = {p.code for p in anchors if not adds_variant(query, p)}
         inside = [h for h in options if h.code in anchor_codes]
         if len(inside) == 1:  # the conversation already settled which one of these it is about
             return Plan("answer", aspect, [inside[0].procedure], hits=options, confidence=inside[0].confidence,
                         reason="ambiguous, context decides")
-        plain = ordinary_case(options, query)
+        kin = kin_of(anchors, [h.procedure for h in options])
+        if len(kin) == 1:  # a refinement within the family being discussed ("… muốn ghi tên bố vào")
+            return Plan("answer", aspect, kin, hits=options, confidence=next(h.confidence for h in options
+                                                                             if h.code == kin[0].code),
+                        reason="ambiguous, the current family decides")
+        plain = ordinary_case(options, query, text)
         if plain is not None:
             return Plan("answer", aspect, [plain.procedure], hits=options, confidence=plain.confidence,
                         reason="ordinary case of close candidates")

@@ -40,7 +40,10 @@ OUT_OF_SCOPE_FILE = REPO / "benchmarks" / "data" / "out_of_scope.jsonl"
 CATALOGUE_DIR = REPO / "knowledge_base" / "catalogue"
 
 CATEGORIES = ("follow_up", "refinement", "switching", "disambiguation", "out_of_scope", "garbage", "handoff", "diacritics")
-SPLITS = ("tune", "test")
+# tune: what the resolver was tuned on; test: held out while tuning; heldout: written blind after
+# the tuning, by someone who had not seen the resolver, and never tuned on (docs/conversations.md).
+SPLITS = ("tune", "test", "heldout")
+OUT_OF_SCOPE_SPLITS = ("tune", "test")
 ASPECTS = ("overview", "documents", "fee", "duration", "where", "steps", "online", "legal_basis")
 CONVERSATION_KEYS = {"id", "category", "split", "turns", "note"}
 TURN_KEYS = {
@@ -146,7 +149,7 @@ def validate_conversation(raw: Any, source: str, known: set[str]) -> dict:
     if raw.get("category") not in CATEGORIES:
         raise SuiteFormatError(f"{where}: unknown category {raw.get('category')!r}; allowed: {', '.join(CATEGORIES)}")
     if raw.get("split") not in SPLITS:
-        raise SuiteFormatError(f"{where}: split must be tune or test, got {raw.get('split')!r}")
+        raise SuiteFormatError(f"{where}: split must be one of {', '.join(SPLITS)}, got {raw.get('split')!r}")
     turns = raw.get("turns")
     if not isinstance(turns, list) or not MIN_TURNS <= len(turns) <= MAX_TURNS:
         n = len(turns) if isinstance(turns, list) else "no"
@@ -201,7 +204,7 @@ def load_out_of_scope(path: Path = OUT_OF_SCOPE_FILE) -> list[dict]:
             item = json.loads(line)
         except json.JSONDecodeError as exc:
             raise SuiteFormatError(f"{path.name} line {n}: not JSON: {exc}") from exc
-        if not isinstance(item, dict) or set(item) != {"question", "split"} or item["split"] not in SPLITS \
+        if not isinstance(item, dict) or set(item) != {"question", "split"} or item["split"] not in OUT_OF_SCOPE_SPLITS \
                 or not isinstance(item["question"], str) or not item["question"].strip():
             raise SuiteFormatError(f"{path.name} line {n}: expected {{\"question\": text, \"split\": \"tune\"|\"test\"}}")
         items.append(item)
@@ -457,7 +460,7 @@ def run_out_of_scope(client: Client, items: list[dict], run_id: str, hotline: st
                         "fallback": fallback, "hotline": hotline in reply.text, "got": reply.summary(),
                         "latency_ms": round(reply.latency_ms, 1)})
     print("Out-of-scope first turns: share that got the fallback (no procedure named, no choice)")
-    for split in (*SPLITS, "all"):
+    for split in (*OUT_OF_SCOPE_SPLITS, "all"):
         rs = [r for r in results if split == "all" or r["split"] == split]
         if rs:
             print(f"  {split:5s} fallback {pct(sum(r['fallback'] for r in rs), len(rs))}; "

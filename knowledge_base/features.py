@@ -27,6 +27,8 @@ _STOP_PHRASES = [
     "qua mang", "tren mang", "dich vu cong", "cong dich vu cong", "qua app", "tren app", "toi muon", "minh muon", "em muon", "cho hoi", "cho minh hoi",
     "cho em hoi", "xin hoi", "muon hoi", "hoi ve", "can gi", "gi", "khong", "a", "vay", "nhi", "nhe",
     "oi", "ad", "ban", "minh", "toi", "em", "anh", "chi", "co", "la", "thi", "can", "muon", "lam",
+    # time and possession words of a citizen's story ("tạm trú của tôi sắp hết hạn, giờ muốn gia hạn")
+    "cua", "sap", "gio", "roi",
 ]
 _STOP_RE = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _STOP_PHRASES), key=len, reverse=True)) + r")\b")
 

@@ -125,10 +125,13 @@ class Searcher:
         order = [int(i) for i in np.argsort(-fused)[:k] if fused[i] > 0]
         hits = []
         qset = set(syllables(query))
-        ident = set(query_text(expanded).split())
+        # Confidence: the share of the question's identifying words found in the names and
+        # aliases.  The lexicon's official wording is an alternative way to find them, not more
+        # words to find: "… hết hạn, muốn gia hạn" must not need "cấp đổi điều chỉnh" too.
+        idents = [s for s in (set(query_text(query).split()), set(query_text(expanded).split())) if s]
         for i in order:
             proc = self.index.procedures[i]
-            conf = len(ident & self.name_set[i]) / len(ident) if ident else 0.0
+            conf = max((len(ident & self.name_set[i]) / len(ident) for ident in idents), default=0.0)
             matched = self._matched(proc, i, qset, lex_matches, dense_ids)
             hits.append(Hit(proc.code, proc.name, float(fused[i]), matched, proc, conf))
         return hits

@@ -156,3 +156,89 @@ def test_close_candidates_prefer_the_ordinary_case_or_ask():
 
 def test_a_number_without_a_pending_choice_is_not_an_answer():
     assert run("số 1", ConversationState(current=CARD)).kind == "invalid_choice"
+
+
+# --- decisions added for multi-turn accuracy (issue 9, second pass) ---------------------------------
+LAND_FIRST, LAND_EXCHANGE = "1.013978", "1.012783"
+BHYT_FAMILY, BHXH_BHYT_AGAIN = "1.001939", "1.002759"
+STAY, STAY_EXTEND = "1.004194", "1.002755"
+LICENCE_EXCHANGE, LICENCE_AGAIN, LICENCE_INTL = "3.000347", "3.000348", "3.000353"
+
+
+def test_an_alias_said_verbatim_names_its_procedure():
+    # "làm sổ đỏ" is an alias of first registration; the exchange ranks higher on other words
+    search = StubSearch((LAND_EXCHANGE, 1.0, 0.47), (LAND_FIRST, 1.0, 0.37))
+    plan = run("làm sổ đỏ cần giấy tờ gì", search=search, intent="ask_documents")
+    assert (plan.kind, codes(plan), plan.reason) == ("answer", [LAND_FIRST], "names an alias verbatim")
+
+
+def test_a_family_question_without_a_verb_is_asked_back():
+    search = StubSearch((LAND_EXCHANGE, 1.0, 0.47), (LAND_FIRST, 1.0, 0.37))
+    plan = run("sổ đỏ cần giấy tờ j", search=search, intent="ask_documents")
+    assert plan.kind == "choose" and set(codes(plan)) == {LAND_EXCHANGE, LAND_FIRST}
+    # the same words with a verb are the ordinary case, decided by the search
+    plan = run("đi làm sổ đỏ lần đầu", search=StubSearch((LAND_FIRST, 1.0, 0.47), (LAND_EXCHANGE, 1.0, 0.37)))
+    assert codes(plan) == [LAND_FIRST]
+
+
+def test_lai_xe_without_diacritics_is_driving_not_again():
+    search = StubSearch((LICENCE_EXCHANGE, 1.0, 0.47), (LICENCE_INTL, 1.0, 0.35), (LICENCE_AGAIN, 1.0, 0.346))
+    plan = run("thu tuc giay phep lai xe can nhung gi", search=search, intent="ask_documents")
+    assert plan.kind == "choose" and LICENCE_AGAIN in codes(plan)
+
+
+def test_the_old_card_lost_refines_within_the_current_family():
+    state = ConversationState(current=BHYT_FAMILY, aspect="documents")
+    plan = run("thẻ cũ bị mất thì sao", state=state, search=StubSearch((CARD_AGAIN, 0.83, 0.3)))
+    assert (plan.kind, codes(plan)) == ("answer", [BHXH_BHYT_AGAIN])
+
+
+def test_a_refinement_prefers_the_ordinary_member_of_the_family():
+    state = ConversationState(current=MARRIAGE, aspect="documents")
+    plan = run("vợ mk là người nước ngoài", state=state)
+    assert (plan.kind, codes(plan)) == ("answer", [MARRIAGE_FOREIGN])
+
+
+def test_kin_of_the_current_procedure_needs_fewer_words_when_the_catalogue_is_unsure():
+    state = ConversationState(current=STAY, aspect="documents")
+    search = StubSearch((LICENCE_EXCHANGE, 0.55, 0.3), (STAY_EXTEND, 0.5, 0.46))
+    plan = run("tạm trú của tôi sắp hết hạn, muốn gia hạn", state=state, search=search)
+    assert (plan.kind, codes(plan)) == ("answer", [STAY_EXTEND])
+    # without a conversation the same unsure search is "I don't know"
+    assert run("tạm trú của tôi sắp hết hạn, muốn gia hạn", search=search).kind == "fallback"
+    # and an out-of-scope NLU verdict still wins
+    assert run("tạm trú của tôi sắp hết hạn, muốn gia hạn", state=state, search=search,
+               intent="out_of_scope", confidence=0.99).kind == "fallback"
+
+
+def test_gia_dinh_is_not_a_price_without_diacritics():
+    assert parse("mua bao hiem y te ho gia dinh thi can gi").aspect == "documents"
+    assert parse("giá bao nhiêu").aspect == "fee"
+    assert parse("kich hoat VNeID muc 2 lam o dau").aspect == "where"
+    assert parse("bn lau thi dc giai quyet").aspect == "duration"
+
+
+def test_old_style_i_spelling_is_the_catalogues_y():
+    from vntext import normalize_query
+    assert normalize_query("đăng kí kết hôn, lí lịch tư pháp") == "đăng ký kết hôn, lý lịch tư pháp"
+    assert normalize_query("mì, khi, kia") == "mì, khi, kia"
+
+
+def test_generic_nouns_after_an_aspect_ask_about_the_current_paper():
+    state = ConversationState(current=CARD, aspect="documents")
+    plan = run("bao lau thi co giay", state=state, search=StubSearch((LAND_FIRST, 1.0, 0.4)))
+    assert (plan.kind, codes(plan)) == ("answer", [CARD]) and plan.aspect == "duration"
+
+
+def test_a_lost_variant_is_not_the_current_procedure_itself():
+    passport, passport_lost = "1.001456", "1.010386"
+    state = ConversationState(current=passport, aspect="documents")
+    search = StubSearch((passport, 1.0, 0.45), (passport_lost, 1.0, 0.40))
+    plan = run("ho chieu cu cua mk bi mat", state=state, search=search)
+    assert codes(plan)[:1] != [passport] or plan.kind == "choose"
+
+
+def test_an_alias_with_its_variant_said_verbatim():
+    search = StubSearch((LAND_EXCHANGE, 1.0, 0.47), (LAND_LOST, 1.0, 0.30))
+    plan = run("cấp lại sổ đỏ cần những gì", search=search, intent="ask_documents")
+    assert (plan.kind, codes(plan)) == ("answer", [LAND_LOST])

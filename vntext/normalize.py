@@ -71,6 +71,11 @@ _TONE_MOVES = {
 }
 _TONE_RE = re.compile("(" + "|".join(_TONE_MOVES) + r")\b")
 
+# Old-style "i" for the catalogue's "y" in whole syllables ("đăng kí" = "đăng ký", "lí lịch" =
+# "lý lịch", "quí" = "quý").  Only k-, l- and qu- syllables: "mì", "tí", "sĩ" are other words.
+_I_TO_Y = {f"{c}{i}": f"{c}{y}" for c in ("k", "l", "qu") for i, y in zip("iíìỉĩị", "yýỳỷỹỵ", strict=True)}
+_I_TO_Y_RE = re.compile(r"(?<!\w)(" + "|".join(_I_TO_Y) + r")(?!\w)")
+
 
 def nfc(text: str) -> str:
     """Return ``text`` in Unicode NFC with collapsed whitespace."""
@@ -88,8 +93,9 @@ def fold_accents(text: str) -> str:
 
 
 def unify_tone_placement(text: str) -> str:
-    """Write open syllables the catalogue's way: "hoà" → "hòa", "thuỷ" → "thủy"."""
-    return _TONE_RE.sub(lambda m: _TONE_MOVES[m.group(1)], text)
+    """Write open syllables the catalogue's way: "hoà" → "hòa", "thuỷ" → "thủy", "kí" → "ký"."""
+    text = _TONE_RE.sub(lambda m: _TONE_MOVES[m.group(1)], text)
+    return _I_TO_Y_RE.sub(lambda m: _I_TO_Y[m.group(1)], text)
 
 
 def expand_abbreviations(text: str) -> str:
