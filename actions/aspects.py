@@ -83,9 +83,13 @@ class Parsed:
     query: str  # the message without its aspect phrase, diacritics kept: what to search with
 
 
+# "KHÔNG MẤT, sổ bị rách": a negated situation is not the situation
+_NEGATED = re.compile(r"(?<!\w)(không|chưa|chẳng|khong|chua|chang)\s+(?:bị\s+|bi\s+)?(mất|hỏng|hư|mat|hong|hu)(?!\w)")
+
+
 def parse(text: str) -> Parsed:
     """Aspect and remaining procedure words of one message."""
-    norm = normalize_query(text)
+    norm = _NEGATED.sub(" ", normalize_query(text))
     typed = nfc(text).lower()
     # judged on the text as typed: expanding "bn" to "bao nhiêu" must not make it "accented"
     accented = typed != fold_accents(typed)

@@ -197,16 +197,20 @@ def _coverage(words: set[str], proc: Procedure, accented: bool = False) -> float
     return max(name, 0.6 * alias)
 
 
+# Number words and units: "bao nhiêu MỘT TRANG", "mấy BẢN" count, they name nothing.
+COUNTS = frozenset("mot hai ba bon nam sau bay tam chin muoi tram nghin trieu trang ban to lan chiec".split())
+
 # Where things are done: in a follow-up ("làm ở công an phường hay ở đâu") they name no procedure.
 _PLACES = re.compile(r"(?<!\w)(cong an|uy ban|ubnd|phuong|quan|xa|huyen|tinh|bo phan mot cua|mot cua|trung tam)(?!\w)")
 
 
 def record_words(proc: Procedure) -> set[str]:
-    """Folded syllables of what names a procedure and where it is done: names, aliases, levels, agency, place.
+    """Folded syllables of where a procedure is done: levels, agency, place of submission.
 
-    Not its documents: a card's documents mention "hộ chiếu", which is another procedure.
+    Not its names (step 5 compares those) nor its documents: a card's documents mention
+    "hộ chiếu", which is another procedure.
     """
-    parts = [proc.name, *proc.aliases, *proc.levels, proc.agency, proc.where_to_submit or ""]
+    parts = [*proc.levels, proc.agency, proc.where_to_submit or ""]
     return set(syllables(" ".join(parts)))
 
 
@@ -220,7 +224,7 @@ def names_nothing_else(parsed: Parsed, anchors: list[Procedure]) -> bool:
     if lexicon.matches(parsed.rest):  # "bằng lái", "sổ đỏ": a colloquial name is a name
         return False
     rest = _PLACES.sub(" ", f" {parsed.rest} ")
-    content = [w for w in rest.split() if w not in QUALIFIERS and not w.isdigit()]
+    content = [w for w in rest.split() if w not in QUALIFIERS and w not in COUNTS and not w.isdigit()]
     if len(content) <= 1:
         return True
     return any(set(content) <= record_words(p) for p in anchors)
@@ -329,7 +333,8 @@ def resolve(
         return Plan("invalid_choice", aspect or "overview")
 
     # 3. only an aspect: the current procedure, or the pending choice again
-    generic_only = bool(parsed.rest) and set(parsed.rest.split()) <= GENERIC_NOUNS
+    rest_words = set(parsed.rest.split())
+    generic_only = bool(rest_words & GENERIC_NOUNS) and rest_words <= GENERIC_NOUNS | {"moi", "cu"}  # "có sổ mới"
     if (not parsed.rest or generic_only) and (aspect or parsed.aspect):
         aspect = aspect or "overview"
         if options:
@@ -358,8 +363,15 @@ def resolve(
             return plan
 
     # 5. the whole catalogue
+    explicit = aspect
     aspect = aspect or INTENT_ASPECT.get(intent or "") or "overview"
-    return _search(parsed, text, intent, intent_confidence, aspect, anchors, searcher, catalogue, t)
+    plan = _search(parsed, text, intent, intent_confidence, aspect, anchors, searcher, catalogue, t)
+    if explicit is None and state.aspect and plan.kind == "answer" and (
+            plan.procedures[0] in anchors or kin_of(anchors, plan.procedures)):
+        # "làm cái giấy xác nhận khuyết tật trước", "bố cháu là người Hàn Quốc": a refinement
+        # keeps the aspect asked before
+        plan.aspect = state.aspect
+    return plan
 
 
 def _within_family(parsed: Parsed, text: str, anchors: list[Procedure], catalogue: list[Procedure], aspect: str,
@@ -449,6 +461,11 @@ def adds_variant(query: str, proc: Procedure) -> bool:
     return bool(asked - {fold_accents(m) for m in variant_markers(proc.name)})
 
 
+def adds_variant_missing(query: str, proc: Procedure) -> bool:
+    """Whether the procedure adds a variant the question does not mention (it is a special case)."""
+    return _unmentioned_variants(short_name(proc.name), query) > 0
+
+
 def kin_of(anchors: list[Procedure], procs: list[Procedure]) -> list[Procedure]:
     """Those of ``procs`` that share a core name bigram with an anchor ("khai sinh", "tạm trú")."""
     cores = set().union(*(core_bigrams(p) for p in anchors)) if anchors else set()
@@ -504,8 +521,55 @@ def _kin_search(hits: list[Hit], anchors: list[Procedure], intent: str | None, i
                 reason="refinement within the current family")
 
 
+_EITHER_OR_SPLIT = re.compile(r"\s+(?:hay là|hay la|hay|hoặc là|hoac la|hoặc|hoac|lẫn|lan)\s+")
+
+
+def _either_or(text: str, accented: bool, intent: str | None, intent_confidence: float, aspect: str,
+               searcher: Searcher, catalogue: dict[str, Procedure], t: Thresholds) -> Plan | None:
+    """"làm giám hộ hay nhận con nuôi", "mất cả cà vẹt lẫn bằng lái": each side names its own procedure.
+
+    Both sides are searched apart; when each names a different procedure confidently, the
+    citizen is asked which one (both are offered), instead of answering the first.
+    """
+    parts = _EITHER_OR_SPLIT.split(normalize_query(text), maxsplit=1)
+    if len(parts) != 2 or not may_name(intent, intent_confidence, 1.0, t):
+        return None
+    def named(part: str) -> Procedure | None:
+        query = parse(part).query or part
+        hits = [h for h in searcher.search(query, k=3) if h.code in catalogue]
+        if not hits:
+            return None
+        top = max(hits, key=lambda h: name_confidence(query, h.procedure, as_typed=accented))
+        return top.procedure if name_confidence(query, top.procedure, as_typed=accented) >= t.search_min else None
+
+    contents = [[w for w in syllables(p, fold=not accented) if fold_accents(w) in parse(p).rest.split()
+                 and fold_accents(w) not in QUALIFIERS] for p in parts]
+    if not contents[0] and not contents[1]:
+        return None
+    if contents[0] and contents[1]:
+        found = [named(parts[0]), named(parts[1])]
+    else:
+        # "đăng ký hay chấm dứt giám hộ": the side of qualifiers only shares the other side's
+        # object, the shortest tail of its words that names a procedure of its own
+        full, bare = (1, 0) if contents[1] else (0, 1)
+        other = named(parts[full])
+        found = [other, None]
+        for j in range(len(contents[full]) - 2, -1, -1):  # tails of two words or more, shortest first
+            mine = named(f"{parts[bare]} {' '.join(contents[full][j:])}")
+            if mine is not None and other is not None and mine.code != other.code:
+                found = [mine, other] if bare == 0 else [other, mine]
+                break
+    if None in found or found[0].code == found[1].code:
+        return None
+    return Plan("choose", aspect, found, confidence=None, reason="either-or names two procedures")
+
+
 def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: float, aspect: str,
             anchors: list[Procedure], searcher: Searcher, catalogue: dict[str, Procedure], t: Thresholds) -> Plan:
+    if _EITHER_OR_SPLIT.search(normalize_query(text)):
+        plan = _either_or(text, parsed.accented, intent, intent_confidence, aspect, searcher, catalogue, t)
+        if plan is not None:
+            return plan
     query = parsed.query or text
     hits = [h for h in searcher.search(query, k=5) if h.code in catalogue]
     if parsed.accented:  # diacritics are evidence: confidence as typed, and rank by it first
@@ -572,4 +636,13 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
         options = by_ordinary_case(options, query)[: t.max_options]
         return Plan("choose", aspect, [h.procedure for h in options], hits=options, confidence=top.confidence,
                     reason="close candidates")
+    if anchors and not kin_of(anchors, [top.procedure]):
+        # narrow within the family being discussed first: "bố cháu là người Hàn Quốc" while on
+        # khai sinh is the birth registration with a foreign element, not the foreign marriage
+        kin = [h for h in hits if kin_of(anchors, [h.procedure]) and (
+            h.confidence > top.confidence + 0.01  # the citizen's words fit it better
+            or (h.confidence >= top.confidence - 0.01 and not adds_variant_missing(query, h.procedure)))]
+        if kin:
+            return Plan("answer", aspect, [kin[0].procedure], hits=[kin[0]], confidence=kin[0].confidence,
+                        reason="search, within the current family")
     return Plan("answer", aspect, [top.procedure], hits=[top], confidence=top.confidence, reason="search")

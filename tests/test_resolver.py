@@ -242,3 +242,29 @@ def test_an_alias_with_its_variant_said_verbatim():
     search = StubSearch((LAND_EXCHANGE, 1.0, 0.47), (LAND_LOST, 1.0, 0.30))
     plan = run("cấp lại sổ đỏ cần những gì", search=search, intent="ask_documents")
     assert (plan.kind, codes(plan)) == ("answer", [LAND_LOST])
+
+
+class PartSearch:
+    """Answers each query with the hits configured for the first key it contains (the either-or sides)."""
+
+    def __init__(self, table: dict[str, list[tuple[str, float, float]]]) -> None:
+        self.table = table
+
+    def search(self, query: str, k: int = 5, retriever: str = "hybrid") -> list[Hit]:
+        for key, hits in self.table.items():
+            if key in query:
+                return [Hit(c, CATALOGUE[c].name, s, [], CATALOGUE[c], conf) for c, conf, s in hits][:k]
+        return []
+
+
+def test_either_or_offers_both_sides():
+    guardian, guardian_end = "1.004837", "1.004845"
+    search = PartSearch({"chấm dứt": [(guardian_end, 1.0, 0.5)], "giám hộ": [(guardian, 1.0, 0.5)]})
+    plan = run("đăng ký hay chấm dứt giám hộ thì cần những giấy tờ gì", search=search, intent="ask_documents")
+    assert (plan.kind, set(codes(plan)), plan.aspect) == ("choose", {guardian, guardian_end}, "documents")
+
+
+def test_a_new_paper_is_the_current_procedures_paper():
+    state = ConversationState(current=LAND_LOST, aspect="documents")
+    plan = run("mat bao lau moi co so moi", state=state, search=StubSearch((LAND_EXCHANGE, 0.6, 0.4)))
+    assert (plan.kind, codes(plan), plan.aspect) == ("answer", [LAND_LOST], "duration")
