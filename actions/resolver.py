@@ -534,13 +534,18 @@ def _either_or(text: str, accented: bool, intent: str | None, intent_confidence:
     parts = _EITHER_OR_SPLIT.split(normalize_query(text), maxsplit=1)
     if len(parts) != 2 or not may_name(intent, intent_confidence, 1.0, t):
         return None
-    def named(part: str) -> Procedure | None:
+    def named(part: str, borrowed: bool = False) -> Procedure | None:
+        """The procedure one side names; a side that borrows the other's object has words of its
+        own beyond the names ("làm cuốn mới luôn"), so it needs only ``family_min`` of them, and
+        among equals the one adding no variant it did not say."""
         query = parse(part).query or part
         hits = [h for h in searcher.search(query, k=3) if h.code in catalogue]
         if not hits:
             return None
-        top = max(hits, key=lambda h: name_confidence(query, h.procedure, as_typed=accented))
-        return top.procedure if name_confidence(query, top.procedure, as_typed=accented) >= t.search_min else None
+        top = min(hits, key=lambda h: (-round(name_confidence(query, h.procedure, as_typed=accented), 3),
+                                       _unmentioned_variants(short_name(h.name), query) if borrowed else 0))
+        least = t.family_min if borrowed else t.search_min
+        return top.procedure if name_confidence(query, top.procedure, as_typed=accented) >= least else None
 
     contents = [[w for w in syllables(p, fold=not accented) if fold_accents(w) in parse(p).rest.split()
                  and fold_accents(w) not in QUALIFIERS] for p in parts]
@@ -549,13 +554,16 @@ def _either_or(text: str, accented: bool, intent: str | None, intent_confidence:
     if contents[0] and contents[1]:
         found = [named(parts[0]), named(parts[1])]
     else:
-        # "đăng ký hay chấm dứt giám hộ": the side of qualifiers only shares the other side's
-        # object, the shortest tail of its words that names a procedure of its own
+        # "đăng ký hay chấm dứt giám hộ", "hộ chiếu mất thì trình báo hay làm cuốn mới": the side
+        # of qualifiers only shares the other side's object: the shortest run of its words (the
+        # last ones first, where Vietnamese puts the object) that names a procedure of its own
         full, bare = (1, 0) if contents[1] else (0, 1)
         other = named(parts[full])
         found = [other, None]
-        for j in range(len(contents[full]) - 2, -1, -1):  # tails of two words or more, shortest first
-            mine = named(f"{parts[bare]} {' '.join(contents[full][j:])}")
+        words = contents[full]
+        runs = [words[i:i + n] for n in range(2, len(words) + 1) for i in range(len(words) - n, -1, -1)]
+        for run in runs:
+            mine = named(f"{parts[bare]} {' '.join(run)}", borrowed=True)
             if mine is not None and other is not None and mine.code != other.code:
                 found = [mine, other] if bare == 0 else [other, mine]
                 break
