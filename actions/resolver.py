@@ -521,7 +521,13 @@ def _kin_search(hits: list[Hit], anchors: list[Procedure], intent: str | None, i
                 reason="refinement within the current family")
 
 
-_EITHER_OR_SPLIT = re.compile(r"\s+(?:hay là|hay la|hay|hoặc là|hoac la|hoặc|hoac|lẫn|lan)\s+")
+# folded "lan" is "lẫn" only after "ca" ("mất cả cà vẹt lẫn bằng lái"); alone it is "Thái Lan", "lần"
+_EITHER_OR_SPLIT = re.compile(r"\s+(?:hay là|hay la|hay|hoặc là|hoac la|hoặc|hoac|lẫn)\s+")
+
+
+def _either_or_text(text: str) -> str:
+    """Normalized text, with a folded "cả … lan …" read as "cả … lẫn …"."""
+    return re.sub(r"(\bca\s.+?)\slan\s", r"\1 lẫn ", normalize_query(text))
 
 
 def _either_or(text: str, accented: bool, intent: str | None, intent_confidence: float, aspect: str,
@@ -531,7 +537,7 @@ def _either_or(text: str, accented: bool, intent: str | None, intent_confidence:
     Both sides are searched apart; when each names a different procedure confidently, the
     citizen is asked which one (both are offered), instead of answering the first.
     """
-    parts = _EITHER_OR_SPLIT.split(normalize_query(text), maxsplit=1)
+    parts = _EITHER_OR_SPLIT.split(_either_or_text(text), maxsplit=1)
     if len(parts) != 2 or not may_name(intent, intent_confidence, 1.0, t):
         return None
     def named(part: str, borrowed: bool = False) -> Procedure | None:
@@ -574,7 +580,7 @@ def _either_or(text: str, accented: bool, intent: str | None, intent_confidence:
 
 def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: float, aspect: str,
             anchors: list[Procedure], searcher: Searcher, catalogue: dict[str, Procedure], t: Thresholds) -> Plan:
-    if _EITHER_OR_SPLIT.search(normalize_query(text)):
+    if _EITHER_OR_SPLIT.search(_either_or_text(text)):
         plan = _either_or(text, parsed.accented, intent, intent_confidence, aspect, searcher, catalogue, t)
         if plan is not None:
             return plan

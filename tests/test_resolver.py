@@ -268,3 +268,9 @@ def test_a_new_paper_is_the_current_procedures_paper():
     state = ConversationState(current=LAND_LOST, aspect="documents")
     plan = run("mat bao lau moi co so moi", state=state, search=StubSearch((LAND_EXCHANGE, 0.6, 0.4)))
     assert (plan.kind, codes(plan), plan.aspect) == ("answer", [LAND_LOST], "duration")
+
+
+def test_folded_lan_is_lan_only_after_ca():
+    from actions.resolver import _EITHER_OR_SPLIT, _either_or_text
+    assert len(_EITHER_OR_SPLIT.split(_either_or_text("mat ca cavet xe lan bang lai"), maxsplit=1)) == 2
+    assert len(_EITHER_OR_SPLIT.split(_either_or_text("di du lich thai lan can gi"), maxsplit=1)) == 1
