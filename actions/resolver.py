@@ -347,7 +347,7 @@ def resolve(
     #     hay ở đâu", "theo nghị định nào"): still about the current procedure or the pending choice
     anchors = options or ([current] if current else [])
     if parsed.aspect and anchors and parsed.rest and not only_qualifiers(parsed) \
-            and names_nothing_else(parsed, anchors):
+            and intent not in NOT_A_QUESTION and names_nothing_else(parsed, anchors):
         if options:
             i = option_by_words(text, parsed, options)
             if i is not None:
