@@ -131,7 +131,8 @@ def carry_out(dispatcher: CollectingDispatcher, state: ConversationState, plan: 
     if plan.kind == "rephrase":
         return rephrase(dispatcher, state)
     if plan.kind == "fallback":
-        return dont_know(dispatcher, state, plan.hits)
+        events = dont_know(dispatcher, state, plan.hits)
+        return events + state.forgot_current() if plan.forget else events
     if plan.kind == "invalid_choice":
         if plan.procedures:
             dispatcher.utter_message(text=f"Anh/Chị vui lòng chọn một số từ 1 đến {len(plan.procedures)}.",

@@ -102,6 +102,7 @@ class Plan:
     hits: list[Hit] = field(default_factory=list)
     confidence: float | None = None
     reason: str = ""
+    forget: bool = False  # a fallback that leaves no current procedure behind
 
 
 def may_name(nlu_intent: str | None, nlu_confidence: float, search_confidence: float, t: Thresholds) -> bool:
@@ -610,8 +611,12 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
             return Plan("answer_all", aspect, anchors, reason="aspect of pending choice, unsure words")
         return Plan("answer", aspect, anchors, reason="follow-up on current, unsure words")
     if not hits or not may_name(intent, intent_confidence, hits[0].confidence, t):
+        # a question the bot could not place while a procedure was being discussed may have
+        # been about another one: later follow-ups must not be answered for the old one
         return Plan("fallback", aspect, hits=hits[:3], confidence=hits[0].confidence if hits else None,
-                    reason="NLU and search not both confident")
+                    reason="NLU and search not both confident",
+                    forget=bool(anchors) and (intent not in NOT_A_QUESTION or bool(
+                        hits and hits[0].confidence >= t.search_min and hits[0].procedure not in anchors)))
     top = hits[0]
     # the conversation's own procedure, when the message fits it as well as the top hit
     # ("còn lệ phí hộ chiếu thì sao" while talking about the passport)
@@ -638,6 +643,15 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
         if len(inside) == 1:  # the conversation already settled which one of these it is about
             return Plan("answer", aspect, [inside[0].procedure], hits=options, confidence=inside[0].confidence,
                         reason="ambiguous, context decides")
+        # a member of the family being discussed that carries what the citizen asked ("đăng ký rồi
+        # nhưng mất giấy" while on kết hôn: the re-registration of the marriage), even a little behind
+        situation = bool(variant_markers(query) & SITUATIONS)
+        family = [h for h in hits if kin_of(anchors, [h.procedure]) and h.procedure not in anchors
+                  and (not adds_variant(query, h.procedure) or (situation and variant_markers(h.name)))
+                  and h.confidence >= max(t.search_min, top.confidence - 0.15)]
+        if len(family) == 1:
+            return Plan("answer", aspect, [family[0].procedure], hits=options, confidence=family[0].confidence,
+                        reason="ambiguous, the current family decides")
         kin = kin_of(anchors, [h.procedure for h in options])
         if len(kin) == 1:  # a refinement within the family being discussed ("… muốn ghi tên bố vào")
             return Plan("answer", aspect, kin, hits=options, confidence=next(h.confidence for h in options

@@ -65,6 +65,12 @@ class ConversationState:
         self.question = None
         return [SlotSet("pending", None)]
 
+    def forgot_current(self) -> list[EventType]:
+        """The bot could not place the last question: nothing is being discussed any more."""
+        self.current, self.choice, self.aspect = None, None, None
+        return [SlotSet("current_procedure", None), SlotSet("current_procedure_name", None),
+                SlotSet("candidates", None), SlotSet("current_aspect", None)]
+
     def handed_off(self) -> list[EventType]:
         self.question, self.handoff = None, True
         return [SlotSet("pending", None), SlotSet("handoff", True)]

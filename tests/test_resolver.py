@@ -274,3 +274,23 @@ def test_folded_lan_is_lan_only_after_ca():
     from actions.resolver import _EITHER_OR_SPLIT, _either_or_text
     assert len(_EITHER_OR_SPLIT.split(_either_or_text("mat ca cavet xe lan bang lai"), maxsplit=1)) == 2
     assert len(_EITHER_OR_SPLIT.split(_either_or_text("di du lich thai lan can gi"), maxsplit=1)) == 1
+
+
+def test_an_unplaced_question_during_a_conversation_forgets_the_old_procedure():
+    guardian, guardian_end = "1.004837", "1.004845"
+    state = ConversationState(current=guardian, aspect="documents")
+    search = StubSearch((guardian_end, 1.0, 0.46), (guardian, 0.43, 0.37))
+    plan = run("cháu đủ 18 tuổi rồi, muốn thôi giám hộ", state=state, search=search, intent="out_of_scope",
+               confidence=0.88)
+    assert plan.kind == "fallback" and plan.forget
+    # an off-topic question that names nothing keeps the conversation
+    plan = run("mua vé máy bay ở đâu", state=state, search=StubSearch((guardian, 0.2, 0.3)), intent="out_of_scope")
+    assert plan.kind == "fallback" and not plan.forget
+
+
+def test_a_situation_is_answered_by_the_current_familys_variant():
+    marriage_again, birth_again, death_again = "1.004746", "1.004884", "1.005461"
+    state = ConversationState(current=MARRIAGE, aspect="where")
+    search = StubSearch((birth_again, 0.78, 0.41), (death_again, 0.78, 0.39), (marriage_again, 0.67, 0.33))
+    plan = run("minh dang ky roi nhung mat giay, so goc cung khong con", state=state, search=search)
+    assert (plan.kind, codes(plan)) == ("answer", [marriage_again])
