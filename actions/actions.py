@@ -17,6 +17,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ConversationPaused, EventType
 from rasa_sdk.executor import CollectingDispatcher
 
+import bot_payload
 from actions.aspects import parse
 from actions.formatting import answer, answer_for_all, facts_key
 from actions.resolver import Plan, option_by_words, parse_option, resolve
@@ -43,27 +44,50 @@ def payload(
     aspect: str | None = None,
     confidence: float | None = None,
     candidates: list[Hit] | list[Procedure] | None = None,
+    *,
+    kind: str | None = None,
+    facts: Procedure | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """The structured payload every bot message carries (see bot/channels/rest.py)."""
+    """The structured payload every bot message carries, as defined once in bot_payload.
+
+    The facts travel as data (``facts``: documents, fees and durations per channel, agency,
+    online, code, source) so that each channel renders them in its own style: the phone
+    gateway speaks from them instead of re-parsing the chat text.  ``facts`` defaults to
+    ``proc`` for an answer; ``answer_all`` passes the first of the procedures that agree.
+    """
     cands = []
     for c in candidates or []:
         score = round(c.score, 4) if isinstance(c, Hit) else None
-        cands.append({"code": c.code, "name": c.name, "score": score})
-    data = {
-        "procedure_code": proc.code if proc else None,
-        "procedure_name": proc.name if proc else None,
-        "aspect": aspect,
-        "confidence": round(confidence, 3) if confidence is not None else None,
-        "candidates": cands,
-        "source_url": proc.source_url if proc else None,
-    }
-    data.update(extra)
-    return data
+        cands.append(bot_payload.Candidate(code=c.code, name=c.name, score=score))
+    about = facts or (proc if kind == "answer" else None)
+    data = bot_payload.Payload(
+        procedure_code=proc.code if proc else None,
+        procedure_name=proc.name if proc else None,
+        aspect=aspect,
+        confidence=round(confidence, 3) if confidence is not None else None,
+        candidates=cands,
+        source_url=proc.source_url if proc else None,
+        kind=kind,
+        facts=bot_payload.facts_of(about) if about is not None else None,
+        **extra,
+    ).to_dict()
+    return bot_payload.validate(data)  # fails here, in the action server's log, not in a caller's ear
+
+
+_catalogue_cache: tuple[object, dict[str, Procedure]] | None = None
 
 
 def catalogue() -> dict[str, Procedure]:
-    return {p.code: p for p in default_searcher().index.procedures}
+    """Procedures by code of the index now serving: built once per loaded index (a publish swaps it
+    in the background, knowledge_base/live.py), not once per turn."""
+    global _catalogue_cache
+    searcher = default_searcher()
+    cached = _catalogue_cache
+    if cached is None or cached[0] is not searcher:
+        cached = (searcher, {p.code: p for p in searcher.index.procedures})
+        _catalogue_cache = cached
+    return cached[1]
 
 
 def picks_an_option(text: str, state: ConversationState) -> bool:
@@ -95,20 +119,22 @@ def dont_know(dispatcher: CollectingDispatcher, state: ConversationState, candid
     )
     if SETTINGS.desk_on_duty():
         dispatcher.utter_message(text=text + " Anh/Chị có muốn tôi chuyển sang tổng đài viên không?",
-                                 json_message=payload(candidates=candidates, hotline=SETTINGS.hotline))
+                                 json_message=payload(candidates=candidates, kind="fallback", hotline=SETTINGS.hotline,
+                                                      hotline_hours=SETTINGS.hotline_hours))
         return state.asked_yes_no("handoff")
-    dispatcher.utter_message(text=text, json_message=payload(candidates=candidates, hotline=SETTINGS.hotline))
+    dispatcher.utter_message(text=text, json_message=payload(candidates=candidates, kind="fallback", hotline=SETTINGS.hotline,
+                                                             hotline_hours=SETTINGS.hotline_hours))
     return state.asked_yes_no("handoff")  # "có, chuyển giúp tôi" then gets the hotline again, honestly
 
 
 def rephrase(dispatcher: CollectingDispatcher, state: ConversationState) -> list[EventType]:
-    dispatcher.utter_message(text=REPHRASE, json_message=payload(rephrase=True))
+    dispatcher.utter_message(text=REPHRASE, json_message=payload(kind="rephrase", rephrase=True))
     return state.cleared_question()
 
 
 def reply_with_answer(dispatcher: CollectingDispatcher, state: ConversationState, proc: Procedure, aspect: str,
                       confidence: float | None) -> list[EventType]:
-    dispatcher.utter_message(text=answer(proc, aspect), json_message=payload(proc, aspect, confidence))
+    dispatcher.utter_message(text=answer(proc, aspect), json_message=payload(proc, aspect, confidence, kind="answer"))
     return state.answered(proc.code, proc.name, aspect)
 
 
@@ -120,7 +146,7 @@ def ask_choice(dispatcher: CollectingDispatcher, state: ConversationState, plan:
     dispatcher.utter_message(
         text="\n".join(lines),
         buttons=[{"title": f"{i}. {p.name}", "payload": f"số {i}"} for i, p in enumerate(options, 1)],
-        json_message=payload(aspect=plan.aspect, confidence=plan.confidence, candidates=plan.hits or options),
+        json_message=payload(aspect=plan.aspect, confidence=plan.confidence, candidates=plan.hits or options, kind="choice"),
     )
     return state.asked_choice([p.code for p in options], plan.aspect)
 
@@ -136,15 +162,16 @@ def carry_out(dispatcher: CollectingDispatcher, state: ConversationState, plan: 
     if plan.kind == "invalid_choice":
         if plan.procedures:
             dispatcher.utter_message(text=f"Anh/Chị vui lòng chọn một số từ 1 đến {len(plan.procedures)}.",
-                                     json_message=payload(aspect=plan.aspect, candidates=plan.procedures))
+                                     json_message=payload(aspect=plan.aspect, candidates=plan.procedures, kind="invalid_choice"))
         else:
             dispatcher.utter_message(text="Tôi chưa đưa ra lựa chọn nào. Anh/Chị cần hỏi về thủ tục hành chính nào ạ?",
-                                     json_message=payload())
+                                     json_message=payload(kind="prompt"))
         return []
     if plan.kind == "answer_all":
         if len({facts_key(p, plan.aspect) for p in plan.procedures}) == 1 and plan.aspect != "overview":
             dispatcher.utter_message(text=answer_for_all(plan.procedures, plan.aspect),
-                                     json_message=payload(aspect=plan.aspect, candidates=plan.procedures))
+                                     json_message=payload(aspect=plan.aspect, candidates=plan.procedures, kind="answer_all",
+                                                          facts=plan.procedures[0]))
             return []  # the choice stays open: the facts agree, the procedure is still unsettled
         return ask_choice(dispatcher, state, plan)
     if plan.kind == "choose":
@@ -192,12 +219,14 @@ class ActionHandoff(Action):
             dispatcher.utter_message(
                 text=(f"Hiện chưa có tổng đài viên trực tuyến để nhận cuộc trò chuyện này. "
                       f"Anh/Chị vui lòng gọi {hotline_text()}; tôi vẫn có thể trả lời các câu hỏi về thủ tục."),
-                json_message=payload(handoff=False, hotline=SETTINGS.hotline),
+                json_message=payload(kind="handoff", handoff=False, hotline=SETTINGS.hotline,
+                                     hotline_hours=SETTINGS.hotline_hours),
             )
             return state.cleared_question()
         dispatcher.utter_message(
             text=f"Tôi đang chuyển Anh/Chị tới tổng đài viên. Nếu chờ lâu, Anh/Chị gọi {hotline_text()} nhé.",
-            json_message=payload(handoff=True, hotline=SETTINGS.hotline),
+            json_message=payload(kind="handoff", handoff=True, hotline=SETTINGS.hotline,
+                                 hotline_hours=SETTINGS.hotline_hours),
         )
         events = state.handed_off()
         if SETTINGS.pause_on_handoff:
@@ -238,18 +267,18 @@ class ActionAffirmDeny(Action):
         if state.question == "handoff":
             dispatcher.utter_message(
                 text="Dạ vâng. Anh/Chị có thể hỏi tôi về thủ tục khác, ví dụ: làm căn cước cần giấy tờ gì?",
-                json_message=payload(),
+                json_message=payload(kind="prompt"),
             )
             return state.cleared_question()
         if state.choice is not None:  # "có"/"không" does not answer "which one?"
             dispatcher.utter_message(
                 text=f"Anh/Chị vui lòng chọn một số từ 1 đến {len(state.choice.codes)}.",
-                json_message=payload(aspect=state.choice.aspect),
+                json_message=payload(aspect=state.choice.aspect, kind="invalid_choice"),
             )
             return []
         dispatcher.utter_message(
             text="Dạ. Anh/Chị cần hỏi gì về hồ sơ, lệ phí, thời gian hay nơi nộp ạ?",
-            json_message=payload(catalogue().get(state.current or "")),
+            json_message=payload(catalogue().get(state.current or ""), kind="prompt"),
         )
         return state.cleared_question()
 

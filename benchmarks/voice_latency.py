@@ -3,7 +3,10 @@
 What it measures (printed as a table):
 
 * end of caller speech -> first outbound audio frame, p50/p95, as the caller
-  experiences it (measured by the Twilio simulator on its own clock), and the
+  experiences it (measured by the Twilio simulator on its own clock) -- when the
+  assistant takes longer than ACK_AFTER_MS (250 ms), that first audio is the
+  backchannel "Dạ.", so the first frame of the ANSWER is
+  printed too (gateway clock), with the number of acknowledged turns; and the
   gateway's own breakdown per stage: end of speech -> final transcript
   (silence threshold + recognition), final transcript -> Rasa reply, Rasa
   reply -> first outbound frame (voice formatting + TTS + send);
@@ -14,11 +17,14 @@ What it measures (printed as a table):
   playing it; and, on the simulator side, playback finding an empty buffer).
 
 Setup: the gateway runs as its own process (``python -m voice``), pinned to
-at most 2 CPUs, with a fake Rasa (35 ms answer delay, like the measured Rasa
-REST p50) and a fake Twilio REST API on loopback.  Every answer text is made
-unique so TTS is never served from cache (worst case).  With VOSK_MODEL_PATH
-unset, the tiny test model is built and callers "speak" its tone words; with
-a real model, callers play the shared 8 kHz recordings instead.
+at most 2 CPUs, with a fake Twilio REST API on loopback.  By default it talks to
+the REAL Rasa server and action server (started as the tests start them,
+tests/servers.py): each recognised tone word is replaced, by a loopback proxy, with
+the next of the project's dev-set questions (benchmarks/data/dev), so every turn is a
+real question with a real answer, and answers vary (few TTS cache hits).
+``--bot fake`` uses the fake Rasa instead (35 ms answer delay, every answer unique).
+With VOSK_MODEL_PATH unset, the tiny test model is built and callers "speak" its tone
+words; with a real model, callers play the shared 8 kHz recordings instead.
 
 Targets: end of speech -> first outbound frame p95 <= 800 ms; 20 concurrent
 calls on 2 cores with 0 underruns.
@@ -43,14 +49,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from aiohttp import ClientSession, web
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "bot")]
 
+from benchmarks.voice_speech import dev_questions  # noqa: E402
+from tests.servers import Servers  # noqa: E402
+from tests.voice.support.fakes import FakeRasa, FakeTwilioRest, answer_message  # noqa: E402
+from tests.voice.support.simulator import TwilioCallSimulator  # noqa: E402
+from tests.voice.support.tiny_model import build_tiny_model, tone_burst  # noqa: E402
 from voice.audio import read_wav  # noqa: E402
-from voice.testing.fakes import FakeRasa, FakeTwilioRest  # noqa: E402
-from voice.testing.simulator import TwilioCallSimulator  # noqa: E402
-from voice.testing.tiny_model import build_tiny_model, tone_burst  # noqa: E402
 
 ACCOUNT_SID = "AC" + "b" * 32
 AUTH_TOKEN = "bench-token"
@@ -84,19 +93,51 @@ def free_port() -> int:
 
 
 def unique_script() -> Any:
-    """Fake-Rasa script whose every answer differs (defeats the TTS cache)."""
+    """Fake-Rasa script whose every answer differs (defeats the TTS cache); the real bot's payload shape."""
     counter = itertools.count(1)
 
     def script(message: str) -> list[dict[str, Any]]:
         n = next(counter)
-        return [
-            {
-                "text": f"Câu trả lời số {n}. Lệ phí là {n * 1000} đồng, thời hạn {n % 20 + 1} ngày làm việc.",
-                "custom": {"procedure_code": "", "aspect": "fee"},
-            }
-        ]
+        return [answer_message("1.001234", f"Thủ tục thử số {n}", "fee", f"Lệ phí: {n * 1000} đồng", fee=n * 1000)]
 
     return script
+
+
+class QuestionProxy:
+    """Loopback proxy to the real Rasa REST webhook: a tone word becomes the next dev-set question."""
+
+    def __init__(self, target: str, questions: list[str]) -> None:
+        self.target = target
+        self.questions = itertools.cycle(questions)
+        self.url = ""
+        self._runner: web.AppRunner | None = None
+        self._http: ClientSession | None = None
+
+    async def _webhook(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if not str(body.get("message", "")).startswith("số "):  # keypad choices pass through
+            body["message"] = next(self.questions)
+        assert self._http is not None
+        async with self._http.post(self.target, json=body) as resp:
+            return web.Response(body=await resp.read(), status=resp.status, content_type="application/json")
+
+    async def start(self) -> QuestionProxy:
+        self._http = ClientSession()
+        app = web.Application()
+        app.router.add_post("/webhooks/rest/webhook", self._webhook)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}/webhooks/rest/webhook"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self._http is not None:
+            await self._http.close()
 
 
 class Speech:
@@ -131,13 +172,13 @@ async def one_call(
     await sim.connect()
     await sim.wait_until(lambda: sim.media_frames > 0, timeout=30)
     for _ in range(turns):
-        await sim.wait_bot_quiet(timeout=60, quiet_s=0.4)
+        await sim.wait_bot_quiet(timeout=180, quiet_s=0.4)
         utt = sim.say(speech.next())
         await utt.done.wait()
         await sim.wait_until(lambda u=utt: sim.first_media_after(u.last_voiced) is not None, timeout=30)
         latencies.append(sim.first_media_after(utt.last_voiced) - utt.last_voiced)  # type: ignore[operator]
         await asyncio.sleep(0.5)  # let the answer start playing
-    await sim.wait_bot_quiet(timeout=60, quiet_s=0.4)
+    await sim.wait_bot_quiet(timeout=180, quiet_s=0.4)
     await sim.hang_up()
 
 
@@ -175,6 +216,8 @@ async def scenario(
         "rasa_ms": [t["rasa_ms"] for t in turns_data if t["rasa_ms"] is not None],
         "tts_ms": [t["tts_ms"] for t in turns_data],
         "server_total_ms": [t["total_ms"] for t in turns_data],
+        "answer_ms": [t["answer_ms"] for t in turns_data if t.get("answer_ms") is not None],
+        "acknowledged": sum(1 for t in turns_data if t.get("acknowledged")),
         "cpu_per_call": (cpu1 - cpu0) / (t1 - t0) / n_calls,
         "rtf": (asr1["cpu_s"] - asr0["cpu_s"]) / audio if audio else float("nan"),
         "underruns_server": sum(c["underruns"] for c in calls),
@@ -183,8 +226,8 @@ async def scenario(
     }
 
 
-def print_table(results: list[dict[str, Any]], model: str, silence_ms: int) -> None:
-    print(f"\nvoice gateway latency -- model: {model}; silence threshold {silence_ms} ms; "
+def print_table(results: list[dict[str, Any]], model: str, silence_ms: int, bot: str) -> None:
+    print(f"\nvoice gateway latency -- Rasa: {bot}; model: {model}; silence threshold {silence_ms} ms; "
           f"{os.cpu_count()} CPUs on this machine, gateway pinned to <= 2")
     header = f"{'stage (ms)':<44}" + "".join(
         f"{str(r['calls']) + ' call(s) p50':>16}{'p95':>8}" for r in results
@@ -197,6 +240,7 @@ def print_table(results: list[dict[str, Any]], model: str, silence_ms: int) -> N
         ("  final transcript -> Rasa reply", "rasa_ms"),
         ("  Rasa reply -> first outbound frame", "tts_ms"),
         ("  end of speech -> first frame (gateway clock)", "server_total_ms"),
+        ("end of speech -> first frame of the ANSWER", "answer_ms"),
     ]
     for label, key in rows:
         print(f"{label:<44}" + "".join(f"{pct(r[key], 50):>16.0f}{pct(r[key], 95):>8.0f}" for r in results))
@@ -204,6 +248,8 @@ def print_table(results: list[dict[str, Any]], model: str, silence_ms: int) -> N
     print(f"{'recognition real-time factor':<44}" + "".join(f"{r['rtf']:>24.4f}" for r in results))
     print(f"{'outbound underruns gateway/simulator':<44}"
           + "".join(f"{str(r['underruns_server']) + ' / ' + str(r['underruns_client']):>24}" for r in results))
+    print(f"{'turns with the acknowledgement first':<44}"
+          + "".join(f"{str(r['acknowledged']) + ' / ' + str(r['turns']):>24}" for r in results))
     print(f"{'turns measured / frames sent':<44}" + "".join(f"{str(r['turns']) + ' / ' + str(r['frames']):>24}" for r in results))
     ok = all(pct(r["e2e_ms"], 95) <= TARGET_P95_MS for r in results)
     clean = all(r["underruns_server"] == 0 and r["underruns_client"] == 0 for r in results)
@@ -216,7 +262,16 @@ async def main_async(args: argparse.Namespace) -> int:
     tmp = tempfile.TemporaryDirectory(prefix="voice-bench-")
     model = Path(real) if real else build_tiny_model(Path(tmp.name) / "tiny", runtime_graph=True)
     speech = Speech(real_model=bool(real))
-    rasa = await FakeRasa(script=unique_script(), delay_s=args.rasa_delay_ms / 1000).start()
+    servers: Servers | None = None
+    proxy: QuestionProxy | None = None
+    rasa: FakeRasa | None = None
+    if args.bot == "real":
+        servers = Servers(Path(tmp.name)).start()
+        proxy = await QuestionProxy(f"{servers.url}/webhooks/rest/webhook", dev_questions(100)).start()
+        rasa_url = proxy.url
+    else:
+        rasa = await FakeRasa(script=unique_script(), delay_s=args.rasa_delay_ms / 1000).start()
+        rasa_url = rasa.url
     twilio = await FakeTwilioRest(ACCOUNT_SID, AUTH_TOKEN).start()
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -224,7 +279,7 @@ async def main_async(args: argparse.Namespace) -> int:
         **os.environ,
         "PYTHONPATH": str(REPO),
         "VOSK_MODEL_PATH": str(model),
-        "RASA_URL": rasa.url,
+        "RASA_URL": rasa_url,
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
         "TWILIO_AUTH_TOKEN": AUTH_TOKEN,
         "TWILIO_API_BASE_URL": twilio.url,
@@ -255,11 +310,17 @@ async def main_async(args: argparse.Namespace) -> int:
         # Warm-up: fixed prompts (welcome) get cached, as in a running service.
         await scenario(url, proc.pid, 1, 1, speech)
         results = [await scenario(url, proc.pid, n, args.turns, speech, args.stagger_s) for n in args.calls]
-        print_table(results, model.name if real else "tiny test model (tone words)", args.silence_ms)
+        bot = "real Rasa + action server (dev-set questions)" if servers else f"fake ({args.rasa_delay_ms:.0f} ms)"
+        print_table(results, model.name if real else "tiny test model (tone words)", args.silence_ms, bot)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
-        await rasa.stop()
+        if rasa is not None:
+            await rasa.stop()
+        if proxy is not None:
+            await proxy.stop()
+        if servers is not None:
+            servers.stop()
         await twilio.stop()
         tmp.cleanup()
     return 0
@@ -270,7 +331,9 @@ def main() -> int:
     parser.add_argument("--calls", type=int, nargs="+", default=[1, 20])
     parser.add_argument("--turns", type=int, default=3)
     parser.add_argument("--silence-ms", type=int, default=500)
-    parser.add_argument("--rasa-delay-ms", type=float, default=35.0)
+    parser.add_argument("--bot", choices=["real", "fake"], default="real",
+                        help="the real Rasa + action servers (default) or the fake Rasa")
+    parser.add_argument("--rasa-delay-ms", type=float, default=35.0, help="fake Rasa only")
     parser.add_argument(
         "--stagger-s", type=float, default=4.0,
         help="spread call arrivals over this many seconds (0 = all callers speak in lockstep)",

@@ -1,19 +1,36 @@
-"""``python -m knowledge_base``: build, search, import and evaluate from the command line."""
+"""``python -m knowledge_base``: build, search, import, evaluate, and publish versions from the command line.
+
+With a catalogue database (``db init``; see docs/admin.md) changes go
+through versions: ``import --draft`` writes a draft, ``diff`` shows it,
+``publish`` validates, indexes and makes it live, ``rollback VERSION`` makes an
+earlier version live again and ``history`` lists versions (``--audit``: who
+changed which field).  Without a database, ``import`` keeps its original
+behaviour (write the imported catalogue, rebuild the index).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from knowledge_base import store
 
 
-def _cmd_import(path: Path, dry_run: bool) -> int:
+def _cmd_import(path: Path, dry_run: bool, draft: bool = False, actor: str = "cli") -> int:
     from knowledge_base.importer import ImportRejected, import_file
 
     commit = None if dry_run else store.write_imported
+    if draft and not dry_run:
+        from knowledge_base import publish
+
+        publish.ensure_db(actor)
+
+        def commit(procs, sha):  # noqa: ANN001, ANN202 - importer's CommitFn
+            draft_id, n = publish.import_into_draft(actor, procs, f"{path.name} (sha256 {sha[:12]})")
+            print(f"[kb] đã ghi vào bản nháp #{draft_id}: {n} thủ tục thay đổi (chưa xuất bản)")
     try:
         report = import_file(path, commit=commit)
     except ImportRejected as exc:
@@ -52,6 +69,82 @@ def _cmd_verify(portal: Path | None, catalogue: Path | None, as_json: bool, toda
     return 0
 
 
+def _print_changes(changes: list) -> None:  # noqa: ANN001 - list[publish.ProcedureChange]
+    marks = {"added": "+ thêm", "removed": "- xóa", "changed": "~ sửa"}
+    for ch in changes:
+        print(f"{marks[ch.kind]} [{ch.code}] {ch.name}")
+        if ch.kind != "changed":
+            continue
+        for fc in ch.fields:
+            print(f"    {fc.label}:")
+            for op, line in fc.diff():
+                if op != " ":
+                    print(f"      {op} {line}")
+
+
+def _cmd_versions(args: argparse.Namespace) -> int:
+    """db / diff / discard / publish / rollback / history."""
+    from knowledge_base import publish
+
+    actor = args.actor
+    try:
+        if args.cmd == "db":
+            live = publish.ensure_db(actor)
+            print(f"[kb] cơ sở dữ liệu sẵn sàng; phiên bản đang dùng: {live}")
+            draft = publish.sync_yaml(actor)
+            if draft is not None:
+                print(f"[kb] danh mục YAML biên soạn đã đổi: các thay đổi nằm trong bản nháp #{draft}, "
+                      "chờ xem lại và xuất bản (python -m knowledge_base diff / publish, hoặc trang quản trị)")
+            return 0
+        publish.ensure_db(actor)
+        if args.cmd == "history":
+            if args.audit:
+                for a in publish.audit_log(args.code, args.limit):
+                    what = f" {a.code}.{a.field}" if a.code else ""
+                    change = f": {a.old_value} → {a.new_value}" if a.field else ""
+                    print(f"{a.at:%Y-%m-%d %H:%M:%S} {a.actor} {a.action} v{a.version_id}{what}{change}"
+                          + (f" ({a.detail})" if a.detail else ""))
+                return 0
+            for v in publish.history(args.limit):
+                live = " ← đang dùng" if v.live else ""
+                when = v.published_at or v.created_at
+                who = v.published_by or v.created_by
+                print(f"#{v.id:<4} {v.status:<10} {v.n_procedures:>6} thủ tục  {when}  {who}{live}")
+            return 0
+        if args.cmd == "diff":
+            draft, live, changes = publish.draft_changes()
+            if draft is None:
+                print("Không có bản nháp.")
+                return 0
+            print(f"Bản nháp #{draft} so với phiên bản đang dùng #{live}: {len(changes)} thủ tục khác")
+            _print_changes(changes)
+            return 0
+        if args.cmd == "discard":
+            gone = publish.discard_draft(actor)
+            print(f"Đã hủy bản nháp #{gone}." if gone else "Không có bản nháp.")
+            return 0
+        if args.cmd == "publish":
+            res = publish.publish(actor, progress=lambda pct, msg: print(f"[{pct:>3}%] {msg}" if pct >= 0 else f"       {msg}"))
+            print(f"Đã xuất bản phiên bản #{res.version_id}: {res.n_changed} thủ tục thay đổi, {res.n_procedures} thủ tục, "
+                  f"{res.seconds:.1f}s ({'lập chỉ mục tăng dần' if res.incremental else 'lập chỉ mục đầy đủ'}).")
+            if res.warnings:
+                print(f"Lưu ý: {len(res.warnings)} thiếu sót đã có sẵn trong phiên bản trước (không chặn xuất bản), ví dụ:")
+                for p in res.warnings[:10]:
+                    print(f"  ! {p.format()}")
+            return 0
+        if args.cmd == "rollback":
+            res = publish.rollback(actor, args.version)
+            print(f"Đã quay lui: phiên bản #{res.version_id} đang được dùng ({res.seconds:.1f}s).")
+            return 0
+    except publish.PublishError as exc:
+        print(f"Lỗi: {exc}", file=sys.stderr)
+        for p in exc.problems:
+            print(f"  ✗ {p.format()}", file=sys.stderr)
+        print("Không có gì thay đổi.", file=sys.stderr)
+        return 2
+    return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m knowledge_base", description=__doc__)
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -76,8 +169,24 @@ def main(argv: list[str] | None = None) -> int:
     v.add_argument("--catalogue", type=Path, help="thư mục danh mục biên soạn (mặc định: knowledge_base/catalogue)")
     v.add_argument("--json", action="store_true", help="in danh sách khác biệt dạng JSON")
     v.add_argument("--today", help="ngày đối chiếu YYYY-MM-DD (mặc định: hôm nay)")
+    i.add_argument("--draft", action="store_true", help="ghi vào bản nháp trong cơ sở dữ liệu (mặc định khi đã có cơ sở dữ liệu)")
+    d = sub.add_parser("db", help="tạo/nâng cấp cơ sở dữ liệu danh mục; phiên bản 1 lấy từ YAML biên soạn")
+    d.add_argument("action", choices=["init", "upgrade"])
+    sub.add_parser("diff", help="in khác biệt của bản nháp so với phiên bản đang dùng")
+    sub.add_parser("discard", help="hủy bản nháp")
+    sub.add_parser("publish", help="kiểm tra, lập chỉ mục và xuất bản bản nháp")
+    r = sub.add_parser("rollback", help="quay lui về một phiên bản đã xuất bản")
+    r.add_argument("version", type=int)
+    h = sub.add_parser("history", help="lịch sử phiên bản (--audit: nhật ký thay đổi)")
+    h.add_argument("--audit", action="store_true")
+    h.add_argument("--code", help="chỉ nhật ký của một thủ tục")
+    h.add_argument("--limit", type=int, default=50)
+    for sp in (i, d, r, h, *[sub.choices[n] for n in ("diff", "discard", "publish")]):
+        sp.add_argument("--actor", default=os.environ.get("USER") or "cli", help="tên người thực hiện, ghi vào nhật ký")
     args = parser.parse_args(argv)
 
+    if args.cmd in {"db", "diff", "discard", "publish", "rollback", "history"}:
+        return _cmd_versions(args)
     if args.cmd == "verify":
         return _cmd_verify(args.portal, args.catalogue, args.json, args.today)
 
@@ -97,7 +206,13 @@ def main(argv: list[str] | None = None) -> int:
             kb_index.build()
             return 0
         if args.cmd == "import":
-            rc = _cmd_import(args.file, args.dry_run)
+            from knowledge_base.publish import database_exists
+
+            draft = args.draft or database_exists()
+            rc = _cmd_import(args.file, args.dry_run, draft=draft, actor=args.actor)
+            if draft and rc == 0 and not args.dry_run:
+                print("Xem lại bằng: python -m knowledge_base diff; xuất bản bằng: python -m knowledge_base publish")
+                return rc
             if rc == 0 and not args.dry_run and not args.no_build:
                 kb_index.build()
             return rc

@@ -9,13 +9,21 @@ index, and an admin's catalogue update needs no downtime.
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
 import json
 import os
 import pickle
 import shutil
+import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+
+import numpy as np
 
 from knowledge_base import store
 from knowledge_base.bm25 import BM25Index
@@ -30,6 +38,7 @@ from knowledge_base.encoder import (
 )
 from knowledge_base.features import doc_fields, lexical_terms
 from knowledge_base.schema import Procedure
+from vntext import syllables
 
 FORMAT_VERSION = 1
 
@@ -58,14 +67,79 @@ def current_dir() -> Path:
     return store.data_dir() / "current"
 
 
-def doc_terms(proc: Procedure) -> list[str]:
-    """BM25 terms of a procedure; the name counts twice because it is the strongest evidence."""
+def doc_terms(proc: Procedure, segmenter: DictSegmenter | None = None) -> list[str]:
+    """BM25 terms of a procedure; the name counts twice because it is the strongest evidence.
+
+    ``segmenter``: for very large builds, words found by dictionary lookup instead of running
+    underthesea on every name (see :func:`all_doc_terms`).
+    """
     fields = doc_fields(proc)
-    terms = lexical_terms(fields["name"]) * 2
-    for key in ("aliases", "field", "result"):
-        terms += lexical_terms(fields[key])
-    terms += lexical_terms(fields["details"], with_words=False)
+    if segmenter is None:
+        terms = lexical_terms(fields["name"]) * 2
+        terms += lexical_terms(fields["aliases"])
+    else:
+        terms = (lexical_terms(fields["name"], with_words=False) + segmenter.tokens(fields["name"])) * 2
+        terms += lexical_terms(fields["aliases"], with_words=False) + segmenter.tokens(fields["aliases"])
+    for key in ("field", "result"):
+        terms += _shared_terms(fields[key])
+    terms += detail_terms(proc)
     return terms
+
+
+class DictSegmenter:
+    """Greedy longest match over multi-syllable words that underthesea found in a sample of names.
+
+    Why: underthesea segments about 300 names a second per core, so every name of a 100k
+    catalogue cost more than the whole 10-minute budget.  Names reuse a small vocabulary of
+    administrative words ("chứng_nhận", "quyền_sử_dụng", "ủy_ban_nhân_dân"), so a dictionary
+    learnt from a few thousand names finds nearly the same words in microseconds.  Used only
+    above ``KB_SEGMENT_FULL_MAX`` procedures (default 20000); smaller builds are unchanged.
+    """
+
+    def __init__(self, words: set[tuple[str, ...]]) -> None:
+        self.words = words
+        self.max_len = max((len(w) for w in words), default=1)
+
+    def tokens(self, text: str) -> list[str]:
+        from vntext import fold_accents, normalize_query
+
+        norm = normalize_query(text)
+        if norm == fold_accents(norm):  # no diacritics: as word_tokens, no words
+            return []
+        syl = syllables(text)
+        out, i = [], 0
+        while i < len(syl):
+            for n in range(min(self.max_len, len(syl) - i), 1, -1):
+                if tuple(syl[i : i + n]) in self.words:
+                    out.append("_".join(syl[i : i + n]))
+                    i += n
+                    break
+            else:
+                i += 1
+        return out
+
+
+@lru_cache(maxsize=200_000)
+def _part_syllables(text: str) -> tuple[str, ...]:
+    return tuple(syllables(text))
+
+
+def detail_terms(proc: Procedure) -> list[str]:
+    """``lexical_terms(doc_fields(proc)["details"], with_words=False)``, computed per document name with a cache.
+
+    Why: normalising the long documents text was two thirds of a 100k
+    build, and the same document names ("Tờ khai…", "Bản sao…") recur in
+    thousands of procedures.  Syllables never span the " ; " joints, so the
+    result is identical (tests/admin/test_index_build.py checks it).
+    """
+    syl = [s for part in [d.name for d in proc.documents] + proc.conditions for s in _part_syllables(part)]
+    return syl + [f"{a}_{b}" for a, b in zip(syl, syl[1:], strict=False)]
+
+
+@lru_cache(maxsize=100_000)
+def _shared_terms(text: str) -> tuple[str, ...]:
+    """Terms of texts many procedures share (field, result): segmented once per build, not per procedure."""
+    return tuple(lexical_terms(text))
 
 
 @dataclass
@@ -78,42 +152,203 @@ class LoadedIndex:
     path: Path
 
 
-def build(procedures: list[Procedure] | None = None, log=print) -> Path:  # noqa: ANN001
-    """Build a fresh index from the live catalogue and make it current."""
+@contextmanager
+def build_lock(timeout: float | None = None) -> Iterator[None]:
+    """Exclusive lock over index builds and switches in this data directory.
+
+    Why: two builds (two publishes, a publish and ``make index``) used to
+    run side by side and each deleted every other ``index-*`` directory,
+    including one still being built.  Builds now queue on this lock (an
+    ``flock`` on ``.build.lock``, released by the kernel if a builder dies).
+    The lock is re-entrant within a thread, so ``build`` can be called by a
+    publish that already holds it.
+    """
+    holder = getattr(_held, "depth", 0)
+    if holder:
+        _held.depth = holder + 1
+        try:
+            yield
+        finally:
+            _held.depth -= 1
+        return
+    root = store.data_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    fh = (root / ".build.lock").open("a+")
+    try:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if deadline is not None and time.monotonic() > deadline:
+                    raise StaleIndexError("Một lần lập chỉ mục khác đang chạy; hãy thử lại sau.") from None
+                time.sleep(0.2)
+        _held.depth = 1
+        try:
+            yield
+        finally:
+            _held.depth = 0
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    finally:
+        fh.close()
+
+
+_held = threading.local()
+
+
+def _catalogue_hash(procedures: list[Procedure], dumps: list[str]) -> str:
+    """``store.catalogue_version(procedures)`` from JSON already serialised (a 100k build dumped it three times)."""
+    h = hashlib.sha256()
+    for i in sorted(range(len(procedures)), key=lambda i: procedures[i].code):
+        h.update(dumps[i].encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()[:16]
+
+
+def _terms_worker(args: tuple[list[Procedure], DictSegmenter | None]) -> list[list[str]]:
+    procs, segmenter = args
+    return [doc_terms(p, segmenter) for p in procs]
+
+
+def _words_worker(names: list[str]) -> list[str]:
+    from knowledge_base.features import word_tokens
+
+    return [w for n in names for w in word_tokens(n)]
+
+
+SEGMENT_FULL_MAX = int(os.environ.get("KB_SEGMENT_FULL_MAX", "20000"))
+SEGMENT_SAMPLE = 4000
+
+
+def _pool_map(fn, items: list, workers: int, log, label: str) -> list:  # noqa: ANN001
+    import multiprocessing as mp
+
+    chunk = max(1, (len(items) + workers * 4 - 1) // (workers * 4))
+    parts = [items[i : i + chunk] for i in range(0, len(items), chunk)]
+    out: list = []
+    with mp.get_context("fork").Pool(workers) as pool:
+        for i, res in enumerate(pool.imap(fn, parts)):
+            out.append(res)
+            log(f"[kb] {label}: {i + 1}/{len(parts)}")
+    return out
+
+
+def all_doc_terms(procedures: list[Procedure], log=print) -> list[list[str]]:  # noqa: ANN001
+    """BM25 terms of every procedure, on every core for large catalogues.
+
+    Why: underthesea word segmentation of every name was the largest single cost of a 100k
+    build.  Texts many procedures share (field, result, document names) are segmented once
+    (cached); above ``KB_SEGMENT_FULL_MAX`` procedures the curated names and a sample of
+    the others are segmented by underthesea and the rest by :class:`DictSegmenter`.
+    """
+    workers = min(os.cpu_count() or 1, int(os.environ.get("KB_BUILD_WORKERS", "8")))
+    segmenter = None
+    if len(procedures) > SEGMENT_FULL_MAX:
+        import random
+
+        rng = random.Random(11)
+        sample = [p.name for p in procedures if p.curated]
+        sample += [p.name for p in rng.sample(procedures, min(SEGMENT_SAMPLE, len(procedures)))]
+        sample += [a for p in procedures if p.curated for a in p.aliases]
+        found = _pool_map(_words_worker, sample, workers, log, "tách từ mẫu") if workers > 1 else [_words_worker(sample)]
+        segmenter = DictSegmenter({tuple(w.split("_")) for part in found for w in part})
+        log(f"[kb] từ điển tách từ: {len(segmenter.words)} từ từ {len(sample)} tên")
+    if len(procedures) < 4000 or workers < 2:
+        return _terms_worker((procedures, segmenter))
+    chunk = max(1, (len(procedures) + workers * 4 - 1) // (workers * 4))
+    parts = [(procedures[i : i + chunk], segmenter) for i in range(0, len(procedures), chunk)]
+    out: list[list[str]] = []
+    import multiprocessing as mp
+
+    with mp.get_context("fork").Pool(workers) as pool:
+        for i, terms in enumerate(pool.imap(_terms_worker, parts)):
+            out.extend(terms)
+            log(f"[kb] từ khóa: {len(out)}/{len(procedures)} thủ tục ({i + 1}/{len(parts)})")
+    return out
+
+
+def build(
+    procedures: list[Procedure] | None = None,
+    log=print,  # noqa: ANN001
+    *,
+    reuse: Path | None = None,
+    make_current: bool = True,
+    progress: Callable[[int, str], None] | None = None,
+    lock: bool = True,
+) -> Path:
+    """Build a fresh index from the live catalogue and (by default) make it current.
+
+    ``reuse``: an existing index whose encoder, BM25 terms and vectors are
+    reused for unchanged procedures (an incremental build: a one-procedure
+    edit re-indexes in about a second instead of retraining the encoder).
+    ``progress(percent, message)`` reports the stages.  ``lock=False`` when
+    the caller already holds :func:`build_lock`.
+    """
+    if lock:
+        with build_lock():
+            return build(procedures, log, reuse=reuse, make_current=make_current, progress=progress, lock=False)
     import faiss
 
+    def step(pct: int, msg: str) -> None:
+        if progress is not None:
+            progress(pct, msg)
+        else:
+            log(msg)
+
     t0 = time.perf_counter()
-    procedures = procedures if procedures is not None else store.load_all()
+    procedures = procedures if procedures is not None else live_procedures()
     if not procedures:
         raise StaleIndexError("Danh mục thủ tục trống: không có gì để lập chỉ mục")
-    version = store.catalogue_version(procedures)
+    dumps = [p.model_dump_json() for p in procedures]  # once: content keys, catalogue hash and the snapshot file
+    version = _catalogue_hash(procedures, dumps)
     model_id = configured_model_id()
     root = store.data_dir()
     root.mkdir(parents=True, exist_ok=True)
+    _remove_dead_builds(root)
     out = root / f"index-{version}-{int(time.time() * 1000)}"
     tmp = out.with_name(out.name + ".building")
     tmp.mkdir()
     try:
-        log(f"[kb] {len(procedures)} thủ tục, phiên bản danh mục {version}")
+        prev = _reusable(reuse, model_id)
+        keys = [hashlib.sha256(d.encode("utf-8")).hexdigest() for d in dumps]
+        step(10, f"[kb] {len(procedures)} thủ tục, phiên bản danh mục {version}"
+             + (f" (dùng lại chỉ mục {reuse.name})" if prev else ""))
         t = time.perf_counter()
-        bm25 = BM25Index.build([doc_terms(p) for p in procedures])
-        log(f"[kb] BM25: {len(bm25.postings)} từ khóa ({time.perf_counter() - t:.1f}s)")
-        if model_id == STATIC_MODEL_ID:
+        keep = np.asarray([prev["rows"].get(k, -1) if prev else -1 for k in keys], np.int64)
+        todo = [int(i) for i in np.nonzero(keep < 0)[0]]
+        fresh = dict(zip(todo, all_doc_terms([procedures[i] for i in todo], log), strict=True))
+        bm25 = prev["bm25"].updated(keep, fresh) if prev else BM25Index.build([fresh[i] for i in range(len(procedures))])
+        step(40, f"[kb] BM25: {len(bm25.postings)} từ khóa, {len(todo)} thủ tục tách từ ({time.perf_counter() - t:.1f}s)")
+        if prev is not None and model_id == STATIC_MODEL_ID:
+            shutil.copytree(prev["path"] / "encoder", tmp / "encoder", copy_function=os.link)  # hard links: no copy
+            encoder_dir = tmp / "encoder"
+        elif model_id == STATIC_MODEL_ID:
             t = time.perf_counter()
             stats = train_static(procedures, tmp / "encoder")
-            log(f"[kb] huấn luyện mô hình nhúng: {stats['pairs']} cặp, {stats['seconds']:.1f}s, loss {stats['loss']:.3f}")
+            step(70, f"[kb] huấn luyện mô hình nhúng: {stats['pairs']} cặp, {stats['seconds']:.1f}s, loss {stats['loss']:.3f}")
             encoder_dir = tmp / "encoder"
         else:
             encoder_dir = hf_model_dir()
         encoder = load_encoder(encoder_dir, model_id)
         t = time.perf_counter()
-        vecs = encoder.encode([doc_text(p) for p in procedures])
-        index = faiss.IndexFlatIP(vecs.shape[1])
+        dim = encoder.encode(["x"]).shape[1]
+        vecs = np.zeros((len(procedures), dim), np.float32)
+        missing = []
+        for i, k in enumerate(keys):
+            row = prev["vectors"].get(k) if prev else None
+            if row is None:
+                missing.append(i)
+            else:
+                vecs[i] = row
+        if missing:
+            vecs[missing] = encoder.encode([doc_text(procedures[i]) for i in missing])
+        index = faiss.IndexFlatIP(dim)
         index.add(vecs)
-        log(f"[kb] faiss: {index.ntotal} vectơ, {vecs.shape[1]} chiều ({time.perf_counter() - t:.1f}s)")
+        step(85, f"[kb] faiss: {index.ntotal} vectơ, {dim} chiều, {len(missing)} vectơ mới ({time.perf_counter() - t:.1f}s)")
         with (tmp / "procedures.jsonl").open("w", encoding="utf-8") as fh:
-            for p in procedures:
-                fh.write(p.model_dump_json() + "\n")
+            for d in dumps:
+                fh.write(d + "\n")
         with (tmp / "bm25.pkl").open("wb") as fh:
             pickle.dump(bm25, fh, protocol=pickle.HIGHEST_PROTOCOL)
         faiss.write_index(index, str(tmp / "dense.faiss"))
@@ -124,31 +359,89 @@ def build(procedures: list[Procedure] | None = None, log=print) -> Path:  # noqa
             "n_curated": sum(p.curated for p in procedures),
             "model_id": model_id,
             "model_fingerprint": model_fingerprint(encoder_dir),
-            "dim": int(vecs.shape[1]),
+            "dim": int(dim),
             "build_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "build_seconds": round(time.perf_counter() - t0, 2),
+            "incremental_from": reuse.name if prev else None,
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
         tmp.rename(out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _make_current(out)
-    log(f"[kb] chỉ mục sẵn sàng: {out} ({manifest['build_seconds']}s)")
+    if make_current:
+        _make_current(out)
+    step(90, f"[kb] chỉ mục sẵn sàng: {out} ({manifest['build_seconds']}s)")
     return out
 
 
+def _reusable(reuse: Path | None, model_id: str) -> dict | None:
+    """BM25 index, row and vector per procedure content hash, and path of an index we may reuse, else None."""
+    if reuse is None:
+        return None
+    import faiss
+
+    try:
+        manifest = json.loads((reuse / "manifest.json").read_text(encoding="utf-8"))
+        if manifest.get("format") != FORMAT_VERSION or manifest.get("model_id") != model_id:
+            return None
+        with (reuse / "bm25.pkl").open("rb") as fh:
+            bm25 = pickle.load(fh)  # noqa: S301 - our own artefact
+        with (reuse / "procedures.jsonl").open(encoding="utf-8") as fh:  # lines are model_dump_json(): hash them as they are
+            keys = [hashlib.sha256(line.rstrip("\n").encode("utf-8")).hexdigest() for line in fh if line.strip()]
+        index = faiss.read_index(str(reuse / "dense.faiss"))
+        vectors = index.reconstruct_n(0, index.ntotal)
+    except (OSError, ValueError, pickle.UnpicklingError, RuntimeError):
+        return None
+    if len(keys) != len(bm25.doc_len) or len(keys) != len(vectors):
+        return None
+    return {"bm25": bm25, "rows": {k: i for i, k in enumerate(keys)}, "vectors": dict(zip(keys, vectors, strict=False)),
+            "path": reuse}
+
+
+KEEP_INDEXES = int(os.environ.get("KB_KEEP_INDEXES", "4"))
+
+
+def _remove_dead_builds(root: Path) -> None:
+    """Remove ``*.building`` directories left by a crashed build (we hold the lock, so none is alive)."""
+    for tmp in root.glob("index-*.building"):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def make_current(target: Path) -> None:
+    """Point ``current`` at ``target`` atomically, under the build lock; keep recent indexes for rollback."""
+    with build_lock():
+        _make_current(target)
+
+
 def _make_current(target: Path) -> None:
-    """Point ``current`` at ``target`` atomically and remove older index directories."""
+    """Point ``current`` at ``target`` atomically and prune old complete index directories.
+
+    Only finished ``index-*`` directories are pruned (never one being built),
+    and the newest ``KB_KEEP_INDEXES`` (default 4) are kept besides the new
+    current one, so a rollback to a recent version switches instantly and a
+    server still loading the previous index finds it on disk.
+    """
     link = current_dir()
     tmp_link = link.with_name(f".current-{os.getpid()}")
     if tmp_link.is_symlink() or tmp_link.exists():
         tmp_link.unlink()
     tmp_link.symlink_to(target.name)
     os.replace(tmp_link, link)
-    for old in link.parent.glob("index-*"):
-        if old.resolve() != target.resolve() and old.is_dir():
+    finished = [p for p in link.parent.glob("index-*") if p.is_dir() and not p.name.endswith(".building")]
+    finished.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    keep = {target.resolve()} | {p.resolve() for p in finished[:KEEP_INDEXES]}
+    for old in finished:
+        if old.resolve() not in keep:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def live_procedures() -> list[Procedure]:
+    """The live catalogue: the published database version when there is one, else the YAML (+ import)."""
+    from knowledge_base import publish
+
+    live = publish.live_catalogue()
+    return live[1] if live is not None else store.load_all()
 
 
 def load(path: Path | None = None, check_catalogue: bool = True) -> LoadedIndex:
@@ -186,7 +479,9 @@ def load(path: Path | None = None, check_catalogue: bool = True) -> LoadedIndex:
 
 
 def _check_catalogue(manifest: dict) -> None:
-    live = store.catalogue_version(store.load_all())
+    from knowledge_base import publish
+
+    live = publish.live_content_hash() or store.catalogue_version(store.load_all())
     if live != manifest["catalogue_version"]:
         raise StaleIndexError(
             f"Chỉ mục đã cũ: danh mục hiện tại là {live}, chỉ mục lập cho {manifest['catalogue_version']}. "

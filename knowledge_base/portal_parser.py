@@ -33,6 +33,7 @@ from knowledge_base.schema import (
     LegalBasis,
     SubmissionChannel,
 )
+from vntext.numbers import SCALE_VALUES
 
 __all__ = [
     "ParseIssue",
@@ -127,7 +128,7 @@ def is_no_info(text: str | None) -> bool:
 _NUM = r"\d+(?:[.,]\d+)*"
 _VND = r"Việt Nam Đồng|VNĐ|VND|vnđ|vnd|đồng|Đồng|ĐỒNG|đ|Đ"
 _USD = r"USD|usd|đô la Mỹ|Đô la Mỹ"
-_MULT = r"triệu|nghìn|ngàn"
+_MULT = "|".join(SCALE_VALUES)  # "triệu|nghìn|ngàn|tỷ": the multiplier words live in vntext.numbers
 # "200.000 Đồng", "15000000/lần Đồng", "1,5 triệu đồng", "25 USD", "100.000đ/lần"
 _AMOUNT_RE = re.compile(
     rf"(?P<num>{_NUM})\s*(?:(?P<mult>{_MULT})\s*)?(?P<per>/\s*[^\s()]{{1,20}}\s*)?"
@@ -168,11 +169,7 @@ def _money(m: re.Match[str]) -> tuple[float, Currency] | None:
     value = parse_amount(m.group("num"))
     if value is None:
         return None
-    mult = (m.group("mult") or "").lower()
-    if mult == "triệu":
-        value *= 1_000_000
-    elif mult in ("nghìn", "ngàn"):
-        value *= 1_000
+    value *= SCALE_VALUES.get((m.group("mult") or "").lower(), 1)
     return value, _currency(m.group("cur"))
 
 
@@ -209,8 +206,7 @@ def _scaled(num: str, mult: str | None) -> float | None:
     value = parse_amount(num)
     if value is None:
         return None
-    mult = (mult or "").lower()
-    return value * (1_000_000 if mult == "triệu" else 1_000 if mult in ("nghìn", "ngàn") else 1)
+    return value * SCALE_VALUES.get((mult or "").lower(), 1)
 
 
 def _clauses(text: str) -> list[str]:
@@ -392,8 +388,7 @@ def parse_fee(text: str | None, issues: Issues = None, field: str = "phi") -> li
             _report(issues, field, "fee_amount_unreadable", "Không đọc được số tiền.", m.group(0))
             fees.append(Fee(kind=FeeKind.UNKNOWN, note=raw))
         else:
-            mult = (m["mult"] or "").lower()
-            value *= 1_000_000 if mult == "triệu" else 1_000 if mult in ("nghìn", "ngàn") else 1
+            value *= SCALE_VALUES.get((m["mult"] or "").lower(), 1)
             fee = Fee(kind=FeeKind.FIXED, amount=value, currency=_currency(m["cur"]), note=note)
             if value == 0:
                 fee = Fee(kind=FeeKind.FREE, note=note)

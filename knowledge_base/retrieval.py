@@ -10,9 +10,7 @@ meet (cấp xã / cấp tỉnh, for công dân) over ministry-level variants.
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -152,31 +150,18 @@ class Searcher:
         return fields
 
 
-_lock = threading.Lock()
-_default: Searcher | None = None
-_default_path: Path | None = None
-
-
 def default_searcher() -> Searcher:
-    """The searcher over ``models/kb/current``, reloaded when a new index is made current.
+    """The searcher over ``models/kb/current``; a newly made-current index is loaded in the background.
 
     A live server keeps answering from the index's own procedure snapshot when
-    the catalogue files changed but no new index was built yet (it logs why):
+    the catalogue changed but no new index was built yet (it logs why):
     going silent would help nobody, and the snapshot is self-consistent.  A
-    missing, corrupt or wrong-model index is still refused.
+    missing, corrupt or wrong-model index is still refused.  The reload after a
+    publish happens off the request path (``knowledge_base.live``).
     """
-    global _default, _default_path
-    target = kb_index.current_dir().resolve()
-    with _lock:
-        if _default is None or _default_path != target:
-            loaded = kb_index.load(target, check_catalogue=False)
-            try:
-                kb_index.load_check_catalogue(loaded)
-            except kb_index.StaleIndexError as exc:
-                logger.warning("%s — serving the indexed snapshot until the next build", exc)
-            _default = Searcher(loaded)
-            _default_path = target
-        return _default
+    from knowledge_base.live import LIVE
+
+    return LIVE.get()
 
 
 def search(query: str, k: int = 5, retriever: str = "hybrid") -> list[Hit]:

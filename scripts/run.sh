@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RASA_TELEMETRY_ENABLED=false HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 PYTHONPATH="$PWD:$PWD/bot"
-RASA_PORT="${RASA_PORT:-5005}"; ACTIONS_PORT="${ACTIONS_PORT:-5055}"
+export RASA_PORT="${RASA_PORT:-5005}" ACTIONS_PORT="${ACTIONS_PORT:-5055}" ADMIN_PORT="${ADMIN_PORT:-8090}"
 MODEL="${RASA_MODEL:-models/rasa/latest.tar.gz}"
 mkdir -p .run
 # bot/credentials.yml reads these as ${VAR}; an unset one would stop Rasa, an empty one leaves its channel off.
@@ -15,11 +15,23 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
 
+# Secrets come from the environment; when absent, they are made once and kept in .run/secrets.env (mode 600):
+# ACTION_SERVER_TOKEN (the Rasa server -> action server secret) and RASA_AUTH_TOKEN (the Rasa HTTP API).
+if [ ! -f .run/secrets.env ]; then
+  (umask 077; .venv-ml/bin/python -c 'import secrets; print(f"ACTION_SERVER_TOKEN={secrets.token_urlsafe(24)}\nRASA_AUTH_TOKEN={secrets.token_urlsafe(24)}")' > .run/secrets.env)
+fi
+while IFS='=' read -r key value; do
+  [ -n "${!key:-}" ] || export "$key=$value"
+done < .run/secrets.env
 echo "==> starting the action server on 127.0.0.1:$ACTIONS_PORT (log: .run/actions.log)"
-.venv-ml/bin/python -m rasa_sdk --actions actions --port "$ACTIONS_PORT" > .run/actions.log 2>&1 &
+.venv-ml/bin/python -m actions.server --port "$ACTIONS_PORT" > .run/actions.log 2>&1 &
+pids+=($!)
+echo "==> starting the admin web app on 127.0.0.1:$ADMIN_PORT (log: .run/admin.log)"
+.venv-ml/bin/python -m knowledge_base db init > .run/admin.log 2>&1 || { tail -20 .run/admin.log >&2; exit 1; }
+.venv-ml/bin/python -m admin serve --port "$ADMIN_PORT" >> .run/admin.log 2>&1 &
 pids+=($!)
 echo "==> starting the Rasa server on 127.0.0.1:$RASA_PORT (log: .run/rasa.log)"
-(cd bot && exec ../.venv-rasa/bin/rasa run --model "../$MODEL" -i 127.0.0.1 -p "$RASA_PORT" --enable-api \
+(cd bot && exec ../.venv-rasa/bin/rasa run --model "../$MODEL" -i 127.0.0.1 -p "$RASA_PORT" --enable-api --auth-token "$RASA_AUTH_TOKEN" \
     --credentials credentials.yml --endpoints endpoints.yml ${RASA_CORS:+--cors "$RASA_CORS"}) > .run/rasa.log 2>&1 &
 pids+=($!)
 
@@ -34,7 +46,8 @@ wait_for() {  # name url pid
   echo " ok ($(( SECONDS - start ))s)"
 }
 wait_for "action server" "http://127.0.0.1:$ACTIONS_PORT/health" "${pids[0]}" actions
-wait_for "Rasa server" "http://127.0.0.1:$RASA_PORT/webhooks/rest/" "${pids[1]}" rasa
+wait_for "admin web app" "http://127.0.0.1:$ADMIN_PORT/health" "${pids[1]}" admin
+wait_for "Rasa server" "http://127.0.0.1:$RASA_PORT/webhooks/rest/" "${pids[2]}" rasa
 
 cat <<MSG
 
@@ -45,6 +58,9 @@ Trợ lý đã sẵn sàng.
   - Widget trên trang web (trang minh hoạ): http://127.0.0.1:$RASA_PORT/widget/
     Nhúng vào cổng của tỉnh: <script src="http://127.0.0.1:$RASA_PORT/widget/widget.js" async></script>
     (trang ở tên miền khác: đặt WIDGET_ALLOWED_ORIGINS=https://cong.tinh.gov.vn, xem docs/widget.md)
+  - Trang quản trị danh mục: http://127.0.0.1:$ADMIN_PORT/admin/
+    (tài khoản đầu tiên: .venv-ml/bin/python -m admin create-admin TEN_DANG_NHAP; xem docs/admin.md)
+  - API HTTP của Rasa cần khoá RASA_AUTH_TOKEN (trong .run/secrets.env): ?token=...
 Ctrl-C để dừng.
 MSG
 if [ -t 0 ] && [ -t 1 ] && [ -z "${NO_CHAT:-}" ]; then

@@ -28,7 +28,7 @@ if [ "$which" = all ] || [ "$which" = ml ]; then
     echo "==> .venv-ml: installing the ML stack (torch CPU, sentence-transformers, faiss, vosk, twilio) — a few minutes"
     [ -x .venv-ml/bin/python ] || "$PY" -m venv .venv-ml
     heartbeat "installing .venv-ml" .venv-ml/bin/pip install --progress-bar off -q -r requirements/ml.lock
-    .venv-ml/bin/python -c "import torch, sentence_transformers, faiss, vosk, twilio, underthesea, rasa_sdk" \
+    .venv-ml/bin/python -c "import torch, sentence_transformers, faiss, vosk, twilio, underthesea, rasa_sdk, sqlalchemy, alembic, argon2, psycopg" \
       || { echo "ML environment is broken" >&2; exit 1; }
     cp requirements/ml.lock .venv-ml/.installed
   fi

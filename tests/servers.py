@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import time
@@ -70,10 +71,12 @@ class Servers:
         self.env.update(PYTHONPATH=f"{REPO}:{REPO / 'bot'}", RASA_TELEMETRY_ENABLED="false", HOTLINE="1022",
                         **self.extra_env)
         self.endpoints = self.workdir / "endpoints.yml"
-        self.endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n')
+        self.env.setdefault("ACTION_SERVER_TOKEN", secrets.token_urlsafe(16))
+        self.endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n'
+                                  f'  token: "{self.env["ACTION_SERVER_TOKEN"]}"\n')
         alog = self.workdir / "actions.log"
         self.procs.append(subprocess.Popen(
-            [str(REPO / ".venv-ml/bin/python"), "-m", "rasa_sdk", "--actions", "actions", "--port", str(self.actions_port)],
+            [str(REPO / ".venv-ml/bin/python"), "-m", "actions.server", "--port", str(self.actions_port)],
             cwd=REPO, env=self.env, stdout=alog.open("w"), stderr=subprocess.STDOUT,
         ))
         self.procs.append(self._spawn_rasa(model))

@@ -1,5 +1,7 @@
 """``python -m voice``: serve the phone gateway (default 127.0.0.1:8088).
 
+``python -m voice say "câu hỏi" [--wav FILE]`` previews one turn instead (voice/say.py).
+
 The Vosk model is loaded before the server starts listening, so a missing
 model is reported immediately, with the command that fetches it, instead of
 on the first call.
@@ -20,6 +22,11 @@ from voice.config import Settings
 
 def main(argv: list[str] | None = None) -> int:
     """Parse options, load the model, run the server; returns an exit code."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["say"]:
+        from voice.say import main as say
+
+        return say(argv[1:])
     settings = Settings.from_env()
     parser = argparse.ArgumentParser(prog="python -m voice", description=__doc__)
     parser.add_argument("--host", default=settings.host)

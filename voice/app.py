@@ -35,12 +35,13 @@ from aiohttp import web
 from twilio.request_validator import RequestValidator
 from twilio.twiml.voice_response import Connect, VoiceResponse
 
+from vntext.pii import mask_pii
 from voice.asr import AsrEngine
-from voice.call import CallSession, Services
+from voice.call import ACK, WELCOME, CallSession, Services
 from voice.config import Settings
 from voice.dialogue import RasaClient
-from voice.tts import PromptCache, engine_from_settings
-from voice.twilio_rest import TwilioGateway
+from voice.tts import PromptCache, TtsError, engine_from_settings
+from voice.twilio_rest import SmsGuard, TwilioGateway
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +62,27 @@ def stream_token(auth_token: str, call_sid: str) -> str:
     return hmac.new(auth_token.encode(), call_sid.encode(), hashlib.sha256).hexdigest()
 
 
+def _forwarded_trusted(request: web.Request, settings: Settings) -> bool:
+    """``X-Forwarded-*`` is believed only from a configured proxy (anyone can send the header)."""
+    return bool(settings.trusted_proxies) and (request.remote or "") in settings.trusted_proxies
+
+
 def public_url(request: web.Request, settings: Settings) -> str:
-    """The URL Twilio requested, as Twilio saw it (what it signed)."""
+    """The URL Twilio requested, as Twilio saw it (what it signed).
+
+    The raw path and query (``raw_path``, still percent-encoded) are used: Twilio signs the
+    URL byte for byte, and a decoded path would make valid signatures fail (or let two
+    different URLs share one).
+    """
+    raw = request.raw_path
     if settings.public_base_url:
-        return settings.public_base_url + request.path_qs
-    proto = request.headers.get("X-Forwarded-Proto", request.scheme)
-    host = request.headers.get("X-Forwarded-Host", request.host)
-    return f"{proto}://{host}{request.path_qs}"
+        return settings.public_base_url + raw
+    if _forwarded_trusted(request, settings):
+        proto = request.headers.get("X-Forwarded-Proto", request.scheme)
+        host = request.headers.get("X-Forwarded-Host", request.host)
+    else:
+        proto, host = request.scheme, request.host
+    return f"{proto}://{host}{raw}"
 
 
 def stream_url(request: web.Request, settings: Settings) -> str:
@@ -77,7 +92,8 @@ def stream_url(request: web.Request, settings: Settings) -> str:
         base = "wss://" + base[len("https://") :] if base.startswith("https://") else base
         base = "ws://" + base[len("http://") :] if base.startswith("http://") else base
         return base + "/twilio/stream"
-    host = request.headers.get("X-Forwarded-Host", request.host)
+    trusted = _forwarded_trusted(request, settings)
+    host = request.headers.get("X-Forwarded-Host", request.host) if trusted else request.host
     return f"wss://{host}/twilio/stream"
 
 
@@ -204,7 +220,7 @@ class StreamHandler:
         self.session = session
         self.app[SESSIONS][stream_sid] = session
         self.app[STATS]["calls"] += 1
-        log.info("call %s started (stream %s)", call_sid, stream_sid)
+        log.info("call %s from %s started (stream %s)", call_sid, mask_pii(params.get("caller", "")), stream_sid)
         self._start_task = asyncio.create_task(session.start())
 
     async def _on_media(self, data: dict[str, Any]) -> None:
@@ -285,6 +301,8 @@ def _call_summary(m: Any) -> dict[str, Any]:
             "rasa_ms": round((t.rasa_done - t.final) * 1000, 1) if t.rasa_done else None,
             "tts_ms": round((t.first_frame - (t.rasa_done or t.final)) * 1000, 1),
             "total_ms": round((t.first_frame - t.speech_end) * 1000, 1) if t.speech_end else None,
+            "answer_ms": round((t.answer_frame - t.speech_end) * 1000, 1) if t.speech_end and t.answer_frame else None,
+            "acknowledged": t.acknowledged,
         }
         for t in m.turns
     ]
@@ -322,11 +340,12 @@ async def build_services(
         asr = await asyncio.to_thread(AsrEngine.from_settings, settings)
     http = aiohttp.ClientSession()
     rasa = RasaClient(settings.rasa_url, http, settings.rasa_timeout_s)
-    tts = PromptCache(engine_from_settings(settings), settings.tts_cache_dir)
+    tts = PromptCache(engine_from_settings(settings), settings.tts_cache_dir,
+                      max_disk_bytes=settings.tts_cache_max_mb * 1024 * 1024)
     twilio = TwilioGateway(
         settings.twilio_account_sid, settings.twilio_auth_token, settings.twilio_api_base_url
     )
-    return Services(settings, asr, tts, rasa, twilio), [http, twilio, asr]
+    return Services(settings, asr, tts, rasa, twilio, SmsGuard(settings.sms_max_per_day)), [http, twilio, asr]
 
 
 def create_app(
@@ -347,6 +366,10 @@ def create_app(
     async def on_startup(app: web.Application) -> None:
         if SERVICES not in app:
             app[SERVICES], app[OWNED] = await build_services(settings, preloaded_asr)
+            # the fixed prompts said under load are synthesised before the first call
+            for prompt in (WELCOME, ACK):
+                with contextlib.suppress(TtsError):
+                    await app[SERVICES].tts.ulaw(prompt)
 
     async def on_shutdown(app: web.Application) -> None:
         for session in list(app[SESSIONS].values()):

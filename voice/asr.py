@@ -473,7 +473,18 @@ class RecognizerStream:
             return
         exc = fut.exception()
         if exc is not None:
+            # Re-arm instead of returning: a lost finalising job would leave the call
+            # "awaiting final" for ever and drop the caller's utterance.  The recognisers
+            # may be in a bad state, so the next job starts fresh ones.
             log.error("recognition failed: %s", exc)
+            stats.jobs += 1
+            self._free = None
+            self._grammar_rec = None
+            self._regrammar = self._grammar is not None
+            if job.finalize:
+                reason, ended_at = meta or ("flush", self.loop.time())
+                self._emit_final(reason + "+error", ended_at)
+            self._kick()
             return
         res: _JobResult = fut.result()
         stats.audio_s += job.audio_s

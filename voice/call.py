@@ -23,21 +23,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from vntext.numbers import DIGITS
+from vntext.pii import mask_pii
 from voice.asr import AsrEngine, AsrEvent, RecognizerStream
 from voice.audio import FRAME_MS, ulaw_frames
 from voice.config import Settings
-from voice.dialogue import (
-    ASK_MORE,
-    BotReply,
-    RasaClient,
-    document_sentences,
-    for_tts,
-    plan_reply,
-    reply_sentences,
-    sms_body,
-)
+from voice.dialogue import BotReply, RasaClient, for_tts, sms_body, spoken
+from voice.speech import ASK_MORE, SMS_OFFER, first_turn, offer
 from voice.tts import PromptCache, TtsError
-from voice.twilio_rest import HANGUP_TWIML, TwilioGateway, TwilioRestError, dial_twiml
+from voice.twilio_rest import HANGUP_TWIML, SmsGuard, TwilioGateway, TwilioRestError, dial_twiml
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +52,15 @@ SMS_SENT = "Tôi đã gửi tin nhắn. Anh chị cần hỏi thêm gì không?"
 SMS_FAILED = "Xin lỗi, hiện chưa gửi được tin nhắn."
 NEXT_QUESTION = "Anh chị cần hỏi thêm gì không?"
 TRANSFERRING = "Xin anh chị chờ trong giây lát, tôi đang chuyển máy tới tổng đài viên."
+CONFIRM_TRANSFER = "Anh chị muốn gặp tổng đài viên phải không? Anh chị nói có, hoặc bấm phím không."
+SMS_LIMIT = "Xin lỗi, số điện thoại này không nhận được thêm tin nhắn hôm nay."
 NO_OPERATOR = "Xin lỗi, hiện chưa có tổng đài viên trực. Anh chị có thể hỏi tôi tiếp."
 GOODBYE = "Cảm ơn anh chị đã gọi. Xin chào."
+ACK = "Dạ."  # the backchannel a Vietnamese clerk gives before answering; short, so the answer is not held back
 
 YES_WORDS = ("có", "vâng", "đúng", "được", "ừ", "dạ", "tiếp", "đồng ý")
 NO_WORDS = ("không", "thôi", "không cần")
-DIGIT_WORDS = {
-    "không": "0", "một": "1", "hai": "2", "ba": "3", "bốn": "4",
-    "năm": "5", "sáu": "6", "bảy": "7", "tám": "8", "chín": "9",
-}
+DIGIT_WORDS = {word: str(i) for i, word in enumerate(DIGITS)}  # "không" → "0" … "chín" → "9"
 WORD_OF_DIGIT = {d: w for w, d in DIGIT_WORDS.items()}
 MENU_KEYWORDS = ("bàn phím", "bấm phím", "menu", "phím số")
 OPERATOR = "__operator__"
@@ -79,7 +73,9 @@ class TurnTiming:
     speech_end: float = 0.0  # last voiced frame received
     final: float = 0.0  # transcript ready
     rasa_done: float = 0.0
-    first_frame: float = 0.0  # first outbound frame of the answer sent
+    first_frame: float = 0.0  # first outbound frame after the caller's speech (the acknowledgement, if one was said)
+    answer_frame: float = 0.0  # first outbound frame of the answer itself
+    acknowledged: bool = False  # "Dạ." was said while the assistant was slow
     text: str = ""
 
 
@@ -122,7 +118,7 @@ class Player:
         self.stream_sid = stream_sid
         self.lead_frames = max(0, lead_frames)
         self.metrics = metrics
-        self._queue: asyncio.Queue[tuple[list[bytes], str, asyncio.Future[None]] | None]
+        self._queue: asyncio.Queue[tuple[list[bytes], str, asyncio.Future[None], Callable[[float], None] | None] | None]
         self._queue = asyncio.Queue()
         self._task = asyncio.create_task(self._run(), name=f"player-{stream_sid}")
         self._sending = False
@@ -138,13 +134,16 @@ class Player:
         """True while audio is queued, being sent, or not yet played out."""
         return self._sending or not self._queue.empty() or bool(self._pending_marks)
 
-    def enqueue(self, ulaw: bytes) -> asyncio.Future[None]:
-        """Queue a clip; the future resolves when Twilio has played it (mark)."""
+    def enqueue(self, ulaw: bytes, on_start: Callable[[float], None] | None = None) -> asyncio.Future[None]:
+        """Queue a clip; the future resolves when Twilio has played it (mark).
+
+        ``on_start`` is called with the send time of the clip's first frame.
+        """
         self._counter += 1
         name = f"clip-{self._counter}"
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._idle.clear()
-        self._queue.put_nowait((ulaw_frames(ulaw), name, done))
+        self._queue.put_nowait((ulaw_frames(ulaw), name, done, on_start))
         return done
 
     async def wait_idle(self, timeout: float | None = None) -> None:
@@ -158,7 +157,7 @@ class Player:
         while not self._queue.empty():
             item = self._queue.get_nowait()
             if item is not None:
-                _frames, _name, done = item
+                _frames, _name, done, _start = item
                 if not done.done():
                     done.set_result(None)
         for fut in self._pending_marks.values():
@@ -195,7 +194,7 @@ class Player:
             item = await self._queue.get()
             if item is None:
                 return
-            frames, name, done = item
+            frames, name, done, on_start = item
             generation = self._generation
             self._sending = True
             now = loop.time()
@@ -230,6 +229,8 @@ class Player:
                         first = False
                         if self.on_first_frame is not None:
                             self.on_first_frame(sent_at)
+                        if on_start is not None:
+                            on_start(sent_at)
                 if generation == self._generation:
                     self._pending_marks[name] = done
                     await self.send(
@@ -259,6 +260,7 @@ class Services:
     tts: PromptCache
     rasa: RasaClient
     twilio: TwilioGateway
+    sms_guard: SmsGuard = field(default_factory=SmsGuard)
 
 
 class CallSession:
@@ -286,7 +288,7 @@ class CallSession:
         self.player = Player(send, stream_sid, self.settings.playback_lead_frames, self.metrics)
         self.player.on_first_frame = self._on_first_frame
         self.asr = RecognizerStream(services.asr, self.settings, self._on_asr_event, self.loop)
-        self.mode = "free"  # free | more_docs | sms | menu | choose
+        self.mode = "free"  # free | more_docs | sms | menu | choose | confirm_transfer
         self.failed = 0
         self.no_input = 0
         self.closed = False
@@ -296,19 +298,25 @@ class CallSession:
         self._no_input_task: asyncio.Task[None] | None = None
         self._barged = False
         self._busy = False
-        self._docs: list[str] = []
+        self._docs: list[str] = []  # spoken items (documents, steps) still to read, three at a time
         self._doc_pos = 0
         self._choices: list[str] = []  # Rasa button payloads for keys 1..N
         self._last_reply: BotReply | None = None
+        self._offer_aspect: str | None = None
+        self._can_offer = False
         self._timing: TurnTiming | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ----------------------------------------------------------- lifecycle
 
     async def start(self) -> None:
-        """Greet the caller (the TwiML <Say> already said hello)."""
-        await self._say([WELCOME])
-        self._arm_no_input()
+        """Greet the caller (the TwiML <Say> already said hello).
+
+        The greeting goes through the call's input queue, like every turn: a key pressed
+        while it is being synthesised is answered after it (and interrupts it), never
+        before it with the greeting played afterwards.
+        """
+        self._inputs.put_nowait(("greet", None))
 
     async def close(self) -> None:
         """Free everything this call holds (idempotent)."""
@@ -346,7 +354,7 @@ class CallSession:
         if self.closed:
             return
         self._cancel_no_input()
-        if self.player.active:
+        if self.player.active or self._busy:
             self._barge_in(self.loop.time(), source="dtmf")
         self._inputs.put_nowait(("dtmf", digit))
 
@@ -379,7 +387,9 @@ class CallSession:
             self._busy = True
             self._barged = False
             try:
-                if kind == "final":
+                if kind == "greet":
+                    await self._say([WELCOME])
+                elif kind == "final":
                     await self._on_final(value)
                 elif kind == "dtmf":
                     await self._on_digit(value)
@@ -396,8 +406,17 @@ class CallSession:
     async def _on_final(self, ev: AsrEvent) -> None:
         text = ev.text.strip()
         self.metrics.transcripts.append(text)
-        log.info("call %s heard %r (%s) grammar=%r", self.call_sid, text, ev.reason, ev.grammar_text)
+        log.info("call %s heard %r (%s) grammar=%r", self.call_sid, mask_pii(text), ev.reason, ev.grammar_text)
         self._timing = TurnTiming(speech_end=ev.speech_end_at, final=ev.at, text=text)
+        if self.mode == "confirm_transfer":
+            yes = self._yes_no(ev)
+            self._set_mode("free")
+            if yes:
+                await self._transfer()
+                return
+            if yes is False or not text:
+                await self._offer_menu()
+                return
         if self.mode in ("more_docs", "sms"):
             answer = self._yes_no(ev)
             if answer is not None:
@@ -410,6 +429,11 @@ class CallSession:
         if self.mode in ("menu", "choose"):
             digit = self._spoken_digit(ev)
             if digit is not None:
+                if self.settings.dtmf_menu.get(digit) == OPERATOR and self.mode == "menu":
+                    # "không" is also "no": never transfer on a spoken word alone
+                    self._set_mode("confirm_transfer")
+                    await self._say([CONFIRM_TRANSFER])
+                    return
                 await self._on_digit(digit)
                 return
         if not text:
@@ -439,7 +463,7 @@ class CallSession:
 
     def _set_mode(self, mode: str) -> None:
         self.mode = mode
-        if mode in ("more_docs", "sms"):
+        if mode in ("more_docs", "sms", "confirm_transfer"):
             self.asr.set_grammar(list(YES_WORDS + NO_WORDS))
         elif mode == "menu":
             self.asr.set_grammar([WORD_OF_DIGIT[d] for d in self.settings.dtmf_menu if d in WORD_OF_DIGIT])
@@ -463,6 +487,12 @@ class CallSession:
         await self._say([MENU])
 
     async def _on_digit(self, digit: str) -> None:
+        if self.mode == "confirm_transfer":
+            self._set_mode("menu")
+            if self.settings.dtmf_menu.get(digit) == OPERATOR:
+                self._set_mode("free")
+                await self._transfer()
+                return
         if self.mode == "choose" and digit.isdigit() and 1 <= int(digit) <= len(self._choices):
             choice = self._choices[int(digit) - 1]
             self._set_mode("free")
@@ -499,46 +529,66 @@ class CallSession:
 
     async def _ask_rasa(self, text: str) -> None:
         self.no_input = 0
-        reply = await self.services.rasa.send(self.call_sid, text)
-        if self._timing is not None:
-            self._timing.rasa_done = self.loop.time()
-        if reply.handoff:
-            await self._transfer(reply)
+        timing = self._timing  # kept here: the acknowledgement's first frame files it under metrics.turns
+        request = asyncio.ensure_future(self.services.rasa.send(self.call_sid, text))
+        try:
+            wait_s = self.settings.ack_after_ms / 1000.0
+            if wait_s > 0:
+                done, _pending = await asyncio.wait({request}, timeout=wait_s)
+                if not done:
+                    # The assistant is slow (busy server): "Dạ." at once, so the caller does not hear
+                    # a dead line; the answer follows it in the same queue.
+                    if timing is not None:
+                        timing.acknowledged = True
+                    await self._say([ACK], answer=False)
+            reply = await request
+        finally:
+            if not request.done():
+                request.cancel()
+        if timing is not None:
+            timing.rasa_done = self.loop.time()
+        said = spoken(reply, hotline=self.settings.hotline)
+        if said.handoff:
+            await self._transfer(said.sentences)
             return
-        if reply.is_empty:
+        if reply.is_empty and not reply.error:
             await self._failure()
             return
         self.failed = 0
         self._last_reply = reply
-        plan = plan_reply(reply, self.settings.documents_per_turn)
-        sentences = plan.sentences
-        self._docs = plan.documents
-        self._doc_pos = 0
-        self._choices = plan.choices
-        if self._docs:
-            sentences += self._next_documents()
-        if self._docs and self._doc_pos < len(self._docs):
-            sentences.append(ASK_MORE)
-            self._set_mode("more_docs")
-        elif self._choices:
-            self._set_mode("choose")  # keys 1..N (or the spoken number) pick an option
-        elif self._offer_sms_possible(reply):
-            sentences.append(OFFER_SMS)
+        self._docs = said.items
+        self._choices = said.choices
+        self._offer_aspect = said.aspect
+        self._can_offer = said.offer
+        sentences, self._doc_pos, mode = first_turn(
+            said, self.settings.documents_per_turn, self._offer_sms_possible(reply)
+        )
+        self._set_mode(mode)
+        await self._say(sentences)
+
+    def _closing(self) -> list[str]:
+        """After an answer: the "nghe tiếp" offer, and the SMS offer when SMS can go to this caller."""
+        if not self._can_offer:
+            self._set_mode("free")
+            return []
+        out = [offer(self._offer_aspect)]
+        if self._offer_sms_possible(self._last_reply):
+            out.append(SMS_OFFER)
             self._set_mode("sms")
         else:
             self._set_mode("free")
-        await self._say(sentences)
+        return out
 
     def _next_documents(self) -> list[str]:
         n = self.settings.documents_per_turn
-        out = document_sentences(self._docs, self._doc_pos, n)
+        out = self._docs[self._doc_pos : self._doc_pos + n]
         self._doc_pos = min(len(self._docs), self._doc_pos + n)
         return out
 
     def _offer_sms_possible(self, reply: BotReply | None) -> bool:
         if reply is None or not self.settings.sms_enabled or not self.caller:
             return False
-        return bool(self._docs or reply.source_url or reply.procedure_code)
+        return reply.main.facts is not None and self.services.sms_guard.eligible(self.caller)
 
     async def _on_yes_no(self, yes: bool) -> None:
         self.failed = 0
@@ -547,23 +597,18 @@ class CallSession:
                 sentences = self._next_documents()
                 if self._doc_pos < len(self._docs):
                     sentences.append(ASK_MORE)
-                elif self._offer_sms_possible(self._last_reply):
-                    sentences.append(OFFER_SMS)
-                    self._set_mode("sms")
                 else:
-                    sentences.append(NEXT_QUESTION)
-                    self._set_mode("free")
+                    sentences += self._closing() or [NEXT_QUESTION]
                 await self._say(sentences)
-            elif self._offer_sms_possible(self._last_reply):
-                self._set_mode("sms")
-                await self._say([OFFER_SMS])
             else:
-                self._set_mode("free")
-                await self._say([NEXT_QUESTION])
+                await self._say(self._closing() or [NEXT_QUESTION])
             return
         if self.mode == "sms":
             self._set_mode("free")
             if yes and self._last_reply is not None:
+                if not self.services.sms_guard.take(self.caller):
+                    await self._say([SMS_LIMIT, NEXT_QUESTION])
+                    return
                 try:
                     await self.services.twilio.send_sms(
                         self.caller, self.settings.hotline, sms_body(self._last_reply)
@@ -571,22 +616,21 @@ class CallSession:
                     self.metrics.sms_sent += 1
                     await self._say([SMS_SENT])
                 except TwilioRestError as exc:
-                    log.error("%s", exc)
+                    log.error("%s", mask_pii(exc))
                     await self._say([SMS_FAILED, NEXT_QUESTION])
             else:
                 await self._say([NEXT_QUESTION])
 
     # ----------------------------------------------------------- transfer
 
-    async def _transfer(self, reply: BotReply | None = None) -> None:
+    async def _transfer(self, before: list[str] | None = None) -> None:
         operator = self.settings.operator_number
         if not operator or not self.services.twilio.configured:
             await self._say([NO_OPERATOR])
             return
         self.transferring = True
         self.metrics.transfers += 1
-        sentences = reply_sentences(reply) if reply is not None else []
-        await self._say(sentences + [TRANSFERRING])
+        await self._say(list(before or []) + [TRANSFERRING])
         await self.player.wait_idle(timeout=15)
         try:
             await self.services.twilio.update_call(
@@ -599,8 +643,11 @@ class CallSession:
 
     # ------------------------------------------------------------ speaking
 
-    async def _say(self, sentences: list[str]) -> None:
-        """Synthesise and queue speech, first sentence first (lowest latency)."""
+    async def _say(self, sentences: list[str], answer: bool = True) -> None:
+        """Synthesise and queue speech, first sentence first (lowest latency).
+
+        ``answer=False`` (the acknowledgement) does not count as the turn's answer in the metrics.
+        """
         sentences = [s for s in sentences if s.strip()]
         if not sentences or self.closed:
             return
@@ -619,7 +666,12 @@ class CallSession:
                 continue
             if self._barged or self.closed:
                 break
-            self.player.enqueue(audio)
+            self.player.enqueue(audio, self._answer_started if answer and index == 0 else None)
+
+    def _answer_started(self, at: float) -> None:
+        timing = self._timing or (self.metrics.turns[-1] if self.metrics.turns else None)
+        if timing is not None and not timing.answer_frame:
+            timing.answer_frame = at
 
     def _on_first_frame(self, at: float) -> None:
         timing = self._timing

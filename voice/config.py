@@ -70,6 +70,8 @@ class Settings:
     operator_number: str = ""
     hotline: str = ""  # our Twilio number; the sender of SMS
     sms_enabled: bool = False
+    sms_max_per_day: int = 3  # messages per caller number per day (SMS-pumping guard)
+    trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-* headers are believed
     say_voice: str = "Google.vi-VN-Standard-A"
     # Recognition
     vosk_model_path: Path = DEFAULT_MODEL_DIR
@@ -89,8 +91,10 @@ class Settings:
     tts_voice: str = "vi"
     tts_rate_wpm: int = 150
     tts_cache_dir: Path = Path(".cache/voice-tts")
+    tts_cache_max_mb: int = 200  # the disk cache is trimmed (oldest first) above this
     playback_lead_frames: int = 5  # frames sent ahead of real time (jitter cushion)
     documents_per_turn: int = 3
+    ack_after_ms: int = 250  # the assistant slower than this: say "Dạ." first (0 = never)
     dtmf_menu: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_DTMF_MENU))
 
     @classmethod
@@ -111,6 +115,8 @@ class Settings:
             operator_number=e.get("OPERATOR_NUMBER", ""),
             hotline=e.get("HOTLINE", ""),
             sms_enabled=_flag(e.get("SMS_ENABLED"), False),
+            sms_max_per_day=_int(e, "SMS_MAX_PER_DAY", base.sms_max_per_day),
+            trusted_proxies=tuple(p.strip() for p in e.get("TRUSTED_PROXIES", "").split(",") if p.strip()),
             say_voice=e.get("TWILIO_SAY_VOICE", base.say_voice),
             vosk_model_path=Path(e.get("VOSK_MODEL_PATH", str(base.vosk_model_path))),
             asr_workers=_int(e, "ASR_WORKERS", base.asr_workers),
@@ -132,8 +138,10 @@ class Settings:
             tts_voice=e.get("TTS_VOICE", base.tts_voice),
             tts_rate_wpm=_int(e, "TTS_RATE_WPM", base.tts_rate_wpm),
             tts_cache_dir=Path(e.get("TTS_CACHE_DIR", str(base.tts_cache_dir))),
+            tts_cache_max_mb=_int(e, "TTS_CACHE_MAX_MB", base.tts_cache_max_mb),
             playback_lead_frames=_int(e, "PLAYBACK_LEAD_FRAMES", base.playback_lead_frames),
             documents_per_turn=_int(e, "DOCUMENTS_PER_TURN", base.documents_per_turn),
+            ack_after_ms=_int(e, "ACK_AFTER_MS", base.ack_after_ms),
         )
 
     def with_overrides(self, **changes: object) -> Settings:

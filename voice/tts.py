@@ -11,6 +11,7 @@ hash of engine + voice + text, in memory and on disk, so fixed prompts
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import hashlib
 import itertools
@@ -155,16 +156,25 @@ class CommandTts:
 
 
 class PromptCache:
-    """Speech as 8 kHz μ-law, cached by text hash in memory and on disk."""
+    """Speech as 8 kHz μ-law, cached by text hash in memory and on disk.
+
+    Concurrency: one synthesis job per text, owned by the cache (not by the call that asked
+    first), so a caller hanging up never fails the job another call is waiting on.  Disk reads
+    and writes run in worker threads, never on the event loop that paces every call's audio,
+    and the disk cache is trimmed, oldest first, to ``max_disk_bytes``.
+    """
 
     def __init__(
-        self, engine: TtsEngine, cache_dir: Path | None, max_memory_items: int = 512
+        self, engine: TtsEngine, cache_dir: Path | None, max_memory_items: int = 512,
+        max_disk_bytes: int = 200 * 1024 * 1024,
     ) -> None:
         self.engine = engine
         self.cache_dir = Path(cache_dir) if cache_dir else None
         self.max_memory_items = max_memory_items
+        self.max_disk_bytes = max_disk_bytes
         self._memory: OrderedDict[str, bytes] = OrderedDict()
-        self._inflight: dict[str, asyncio.Future[bytes]] = {}
+        self._inflight: dict[str, asyncio.Task[bytes]] = {}
+        self._disk_lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
@@ -179,49 +189,88 @@ class PromptCache:
         answer whose first sentence is already playing): it yields the TTS
         workers to other calls' first sentences.
         """
-        _URGENT.set(urgent)
         key = self.key(text)
         if key in self._memory:
             self.hits += 1
             self._memory.move_to_end(key)
             return self._memory[key]
+        job = self._inflight.get(key)
+        if job is None:
+            _URGENT.set(urgent)  # copied into the job's context
+            job = asyncio.get_running_loop().create_task(self._produce(key, text, urgent), name=f"tts-{key[:8]}")
+            self._inflight[key] = job
+            job.add_done_callback(lambda _t, k=key: self._inflight.pop(k, None))
+            job.add_done_callback(_consume_exception)
+        return await asyncio.shield(job)  # cancelling this caller leaves the job to the others
+
+    async def _produce(self, key: str, text: str, urgent: bool) -> bytes:
         path = self.cache_dir / f"{key}.ulaw" if self.cache_dir else None
-        if path is not None and path.exists():
-            self.hits += 1
-            data = path.read_bytes()
-            self._remember(key, data)
-            return data
-        if key in self._inflight:  # same prompt requested by two calls at once
-            return await asyncio.shield(self._inflight[key])
+        if path is not None:
+            data = await asyncio.to_thread(_read_or_none, path)
+            if data:
+                self.hits += 1
+                self._remember(key, data)
+                return data
         self.misses += 1
-        fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
-        self._inflight[key] = fut
-        try:
-            wav = await self.engine.synthesize_wav(text)
-            priority = _PriorityPool.URGENT if urgent else _PriorityPool.BACKGROUND
-            data = await _POOL.run(priority, _wav_to_ulaw, wav)
-            if not data:
-                raise TtsError(f"TTS produced no audio for {text!r}")
-            if path is not None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_suffix(".tmp")
-                tmp.write_bytes(data)
-                tmp.replace(path)
-            self._remember(key, data)
-            fut.set_result(data)
-            return data
-        except BaseException as exc:
-            fut.set_exception(exc if isinstance(exc, Exception) else TtsError("cancelled"))
-            fut.exception()  # mark retrieved
-            raise
-        finally:
-            self._inflight.pop(key, None)
+        wav = await self.engine.synthesize_wav(text)
+        priority = _PriorityPool.URGENT if urgent else _PriorityPool.BACKGROUND
+        data = await _POOL.run(priority, _wav_to_ulaw, wav)
+        if not data:
+            raise TtsError(f"TTS produced no audio for {text!r}")
+        self._remember(key, data)
+        if path is not None:
+            await asyncio.to_thread(self._store, path, data)
+        return data
+
+    def _store(self, path: Path, data: bytes) -> None:
+        """Write one clip atomically, then trim the directory (worker thread)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+        with self._disk_lock:
+            _trim(path.parent, self.max_disk_bytes)
 
     def _remember(self, key: str, data: bytes) -> None:
         self._memory[key] = data
         self._memory.move_to_end(key)
         while len(self._memory) > self.max_memory_items:
             self._memory.popitem(last=False)
+
+
+def _consume_exception(task: asyncio.Task[Any]) -> None:
+    """A job nobody awaits any more must not log "exception was never retrieved"."""
+    if not task.cancelled():
+        task.exception()
+
+
+def _read_or_none(path: Path) -> bytes | None:
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    with contextlib.suppress(OSError):
+        os.utime(path)  # recently used clips are trimmed last
+    return data
+
+
+def _trim(directory: Path, max_bytes: int) -> None:
+    """Delete the least recently used clips until the directory holds at most ``max_bytes``."""
+    entries = []
+    total = 0
+    for entry in os.scandir(directory):
+        if entry.name.endswith(".ulaw"):
+            st = entry.stat()
+            entries.append((st.st_mtime, st.st_size, entry.path))
+            total += st.st_size
+    if total <= max_bytes:
+        return
+    for _mtime, size, name in sorted(entries):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(name)
+        total -= size
+        if total <= max_bytes:
+            break
 
 
 def _wav_to_ulaw(wav: bytes) -> bytes:

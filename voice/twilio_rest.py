@@ -11,11 +11,58 @@ loopback that speaks the same API.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
+import re
 from typing import Any
 from xml.sax.saxutils import escape
 
+from vntext.pii import mask_pii
+
 log = logging.getLogger(__name__)
+
+#: Vietnamese mobile numbers in E.164: +84 then a mobile prefix (3, 5, 7, 8, 9) and 8 digits.
+VN_MOBILE_E164 = re.compile(r"^\+84[35789]\d{8}$")
+
+
+class SmsGuard:
+    """Who may get an SMS, and how many a day: closes SMS-pumping fraud through spoofed caller ID.
+
+    Why: a caller ID is whatever the caller's network says.  Texting any number the caller
+    claims lets a fraudster make us pay for messages to premium or foreign numbers.  Only
+    Vietnamese mobile numbers in E.164 form qualify, and each gets at most ``per_day``
+    messages per calendar day (UTC).  Counts live in memory: a restart forgets them, which
+    errs on the side of a citizen who called again.
+    """
+
+    def __init__(self, per_day: int = 3, today: Any = None) -> None:
+        self.per_day = per_day
+        self._today = today or (lambda: dt.datetime.now(dt.UTC).date())
+        self._day: dt.date | None = None
+        self._sent: dict[str, int] = {}
+
+    @staticmethod
+    def valid_number(number: str) -> bool:
+        return bool(VN_MOBILE_E164.match(number or ""))
+
+    def _roll(self) -> None:
+        today = self._today()
+        if today != self._day:
+            self._day, self._sent = today, {}
+
+    def eligible(self, number: str) -> bool:
+        """True when ``number`` may still get a message today (nothing is counted)."""
+        self._roll()
+        return self.per_day > 0 and self.valid_number(number) and self._sent.get(number, 0) < self.per_day
+
+    def take(self, number: str) -> bool:
+        """Count one message to ``number``; False (and nothing counted) when it is not allowed."""
+        if not self.eligible(number):
+            log.warning("SMS to %s refused (not a Vietnamese mobile, or daily limit reached)", mask_pii(number))
+            return False
+        self._sent[number] = self._sent.get(number, 0) + 1
+        return True
+
 
 
 class TwilioRestError(RuntimeError):
@@ -83,8 +130,8 @@ class TwilioGateway:
                 client.messages.create_async(to=to, from_=from_, body=body), self.timeout_s
             )
         except Exception as exc:
-            raise TwilioRestError(f"SMS to {to} failed: {exc}") from exc
-        log.info("SMS %s sent to %s", msg.sid, to)
+            raise TwilioRestError(f"SMS to {mask_pii(to)} failed: {exc}") from exc
+        log.info("SMS %s sent to %s", msg.sid, mask_pii(to))
         return str(msg.sid)
 
     async def close(self) -> None:

@@ -3,9 +3,9 @@
 Rasa's built-in REST channel emits text and custom JSON as separate messages
 and splits text on blank lines, so a client cannot tell which procedure a
 sentence came from.  This channel keeps one message per bot utterance with
-``text``, optional ``buttons`` and ``custom`` = {procedure_code,
-procedure_name, aspect, confidence, candidates, source_url} (nulls where a
-field does not apply).  It also answers bad requests clearly instead of
+``text``, optional ``buttons`` and ``custom``, the payload defined once in
+``bot_payload`` (procedure_code, procedure_name, aspect, confidence, candidates,
+source_url, kind, facts, hotline…; nulls where a field does not apply).  It also answers bad requests clearly instead of
 passing them to the dialogue engine: invalid JSON and a missing sender get a
 400, an empty message gets a polite reply, and very long messages are cut.
 """
@@ -24,27 +24,32 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+import bot_payload
+from vntext.pii import mask_pii
+
 logger = structlog.get_logger()
 
 MAX_MESSAGE_CHARS = 1000
 MAX_SENDER_CHARS = 128
-EMPTY_PAYLOAD: Dict[str, Any] = {
-    "procedure_code": None,
-    "procedure_name": None,
-    "aspect": None,
-    "confidence": None,
-    "candidates": [],
-    "source_url": None,
-}
+EMPTY_PAYLOAD: Dict[str, Any] = bot_payload.empty()
 _SENDER_OK = re.compile(r"^[\w.@:+\-]{1,128}$")
 
 
 def structured_payload(custom: Dict[str, Any] | None) -> Dict[str, Any]:
-    """The custom payload with every documented key present."""
-    payload = dict(EMPTY_PAYLOAD)
-    if custom:
-        payload.update(custom)
-    return payload
+    """The custom payload with every documented key present (the model in bot_payload).
+
+    A payload that does not match the model is logged and sent without its facts rather
+    than dropped: the citizen still gets the text, and the log names the bad field.
+    """
+    try:
+        return bot_payload.validate(custom)
+    except bot_payload.PayloadError as exc:
+        logger.error("rest.payload.invalid", error=str(exc))
+        known = {k: v for k, v in (custom or {}).items() if k in EMPTY_PAYLOAD and k != "facts"}
+        try:
+            return bot_payload.validate(known)
+        except bot_payload.PayloadError:
+            return bot_payload.empty()
 
 
 def sanitize_sender(sender: Any) -> str | None:
@@ -127,9 +132,9 @@ class StructuredRestInput(RestInput):
                     UserMessage(text, collector, sender, input_channel=self.name(), metadata=metadata)
                 )
             except CancelledError:
-                logger.error("rest.message.received.timeout", sender=sender)
+                logger.error("rest.message.received.timeout", sender=mask_pii(sender))
             except Exception:
-                logger.exception("rest.message.received.failure", sender=sender)
+                logger.exception("rest.message.received.failure", sender=mask_pii(sender))
             return response.json(collector.messages)
 
         return webhook

@@ -47,6 +47,7 @@ from socketio import AsyncServer
 from socketio import packet as sio_packet
 
 from channels.rest import sanitize_sender, structured_payload
+from vntext.pii import mask_pii
 
 logger = structlog.get_logger()
 
@@ -318,7 +319,7 @@ class WidgetSocketIOInput(SocketIOInput):
             try:
                 await on_new_message(message)
             except Exception:
-                logger.exception("socketio.message.failure", sender=sender_id)
+                logger.exception("socketio.message.failure", sender=mask_pii(sender_id))
                 await _error(sid, "server_error", "Xin lỗi, hệ thống đang gặp sự cố. Anh/Chị vui lòng thử lại sau.")
             return None
 

@@ -1,7 +1,9 @@
 """Fixtures for the phone gateway: tiny Kaldi model, fakes, a live gateway.
 
 Everything listens on 127.0.0.1; the recogniser is the real vosk library
-running the tiny model that :mod:`voice.testing.tiny_model` writes.
+running the tiny model that :mod:`tests.voice.support.tiny_model` writes.
+The fake Rasa here tests the gateway itself; tests/voice/test_real_bot.py talks to
+the real Rasa and action servers.
 """
 
 from __future__ import annotations
@@ -18,15 +20,15 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from tests.voice.support.fakes import FakeRasa, FakeTwilioRest
+from tests.voice.support.simulator import TwilioCallSimulator
+from tests.voice.support.tiny_model import build_tiny_model
 from voice.app import SESSIONS, create_app
 from voice.asr import AsrEngine
 from voice.audio import read_wav
 from voice.call import Services
 from voice.config import Settings
 from voice.dialogue import RasaClient
-from voice.testing.fakes import FakeRasa, FakeTwilioRest
-from voice.testing.simulator import TwilioCallSimulator
-from voice.testing.tiny_model import build_tiny_model
 from voice.tts import EspeakTts, PromptCache
 from voice.twilio_rest import TwilioGateway
 
@@ -160,6 +162,7 @@ def gateway_settings(port: int, rasa: FakeRasa, twilio: FakeTwilioRest, model: P
         silence_ms=500,
         no_input_timeout_ms=60000,
         tts_cache_dir=cache,
+        ack_after_ms=0,  # deterministic turns; test_call_flows tests the acknowledgement itself
     )
     return base.with_overrides(**over)
 
@@ -169,7 +172,8 @@ async def make_gateway(tiny_model_dir: Path, vosk_model: Any, tts_cache_dir: Pat
     """Factory: ``await make_gateway(**settings_overrides)`` -> :class:`Gateway`."""
     started: list[tuple[web.AppRunner, FakeRasa, FakeTwilioRest, AsrEngine, Any]] = []
 
-    async def factory(model_dir: Path | None = None, model: Any = None, **over: Any) -> Gateway:
+    async def factory(model_dir: Path | None = None, model: Any = None, tts: PromptCache | None = None,
+                      **over: Any) -> Gateway:
         rasa = await FakeRasa().start()
         twilio = await FakeTwilioRest(ACCOUNT_SID, AUTH_TOKEN).start()
         port = free_port()
@@ -182,7 +186,7 @@ async def make_gateway(tiny_model_dir: Path, vosk_model: Any, tts_cache_dir: Pat
         services = Services(
             settings=settings,
             asr=engine,
-            tts=PromptCache(EspeakTts(rate_wpm=190), tts_cache_dir),
+            tts=tts or PromptCache(EspeakTts(rate_wpm=190), tts_cache_dir),
             rasa=RasaClient(settings.rasa_url, http, settings.rasa_timeout_s),
             twilio=TwilioGateway(ACCOUNT_SID, AUTH_TOKEN, twilio.url),
         )
@@ -206,3 +210,13 @@ async def make_gateway(tiny_model_dir: Path, vosk_model: Any, tts_cache_dir: Pat
 @pytest_asyncio.fixture
 async def gateway(make_gateway: Any) -> Gateway:
     return await make_gateway()
+
+
+@pytest.fixture(scope="session")
+def real_bot(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The real action server and Rasa server (tests/servers.py), as `make run` starts them."""
+    from tests.servers import Servers
+
+    servers = Servers(tmp_path_factory.mktemp("voice-real-bot")).start()
+    yield servers
+    servers.stop()

@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from tests.voice.support.tiny_model import tone_burst
 from voice.asr import AsrEngine, AsrEvent, RecognizerStream
 from voice.audio import FRAME_SAMPLES, ulaw_encode
 from voice.config import Settings
-from voice.testing.tiny_model import tone_burst
 
 pytestmark = pytest.mark.asyncio
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from tests.voice.support.simulator import TwilioCallSimulator
+from tests.voice.support.tiny_model import tone_burst
 from voice import call as C
 from voice.config import DEFAULT_DTMF_MENU
-from voice.dialogue import ASK_MORE
-from voice.testing.simulator import TwilioCallSimulator
-from voice.testing.tiny_model import tone_burst
+from voice.speech import ASK_MORE, SMS_OFFER
 
 from .conftest import HOTLINE, OPERATOR, Gateway
 from .test_gateway_protocol import wait_released
@@ -176,13 +176,13 @@ async def test_documents_three_at_a_time_with_yes_no_grammar(gateway: Gateway) -
         await speak(session, sim, "một")
         await wait_said(session, sim, ASK_MORE)
         said = " ".join(session.metrics.said)
-        assert "Thứ ba, căn cước công dân." in said and "Thứ tư" not in said
+        assert "Thứ ba, căn cước công dân" in said and "Thứ tư" not in said
         assert session.mode == "more_docs" and session.asr.grammar == ["có", "không"]
         await speak(session, sim, "có")
         await wait_said(session, sim, "Thứ sáu")
         await speak(session, sim, "có")
-        await wait_said(session, sim, "Thứ bảy, biên lai nộp lệ phí.")
-        await wait_said(session, sim, C.OFFER_SMS)
+        await wait_said(session, sim, "Thứ bảy, biên lai nộp lệ phí")
+        await wait_said(session, sim, SMS_OFFER)
         await speak(session, sim, "không")
         await wait_said(session, sim, C.NEXT_QUESTION)
         assert session.metrics.said.count(ASK_MORE) == 2
@@ -212,7 +212,7 @@ async def test_sms_with_full_details_when_the_caller_says_yes(gateway: Gateway) 
     try:
         session = session_of(gateway, sim)
         await speak(session, sim, "hai")
-        await wait_said(session, sim, C.OFFER_SMS)
+        await wait_said(session, sim, SMS_OFFER)
         await speak(session, sim, "có")
         await sim.wait_until(lambda: gateway.twilio.messages, timeout=10)
         msg = gateway.twilio.messages[0]
@@ -230,8 +230,8 @@ async def test_sms_offer_is_off_by_configuration(make_gateway: Any) -> None:
     try:
         session = session_of(gw, sim)
         await speak(session, sim, "hai")
-        await wait_said(session, sim, "năm ngày làm việc")
-        assert C.OFFER_SMS not in session.metrics.said and session.mode == "free"
+        await wait_said(session, sim, "hai trăm nghìn đồng")
+        assert SMS_OFFER not in session.metrics.said and session.mode == "free"
     finally:
         await finish(gw, sim)
 
@@ -281,7 +281,7 @@ async def test_numbered_options_are_picked_with_keys_or_spoken_numbers(gateway: 
     try:
         session = session_of(gateway, sim)
         await speak(session, sim, "bảy")  # the bot asks which of two procedures
-        await wait_said(session, sim, "Số hai, Đổi giấy phép lái xe")
+        await wait_said(session, sim, "Số hai, đổi giấy phép lái xe")
         assert session.mode == "choose" and session.asr.grammar == ["một", "hai"]
         await bot_done(session, sim)
         await sim.press("2")
@@ -306,6 +306,29 @@ async def test_bot_style_numbered_documents_are_read_three_at_a_time(gateway: Ga
         assert "Thứ ba, giấy tờ tùy thân" in said and "Thứ tư" not in said and "https" not in said
         await speak(session, sim, "có")
         await wait_said(session, sim, "Thứ năm, văn bản ủy quyền")
-        await wait_said(session, sim, C.OFFER_SMS)
+        await wait_said(session, sim, SMS_OFFER)
     finally:
         await finish(gateway, sim)
+
+
+async def test_a_slow_assistant_gets_a_backchannel_then_the_answer(make_gateway: Any) -> None:
+    gw = await make_gateway(ack_after_ms=200)
+    gw.rasa.delay_s = 0.8  # the assistant is busy
+    sim = await gw.connected_call()
+    try:
+        session = session_of(gw, sim)
+        await bot_done(session, sim)
+        await sim.press("2")
+        await wait_said(session, sim, "hai trăm nghìn đồng", timeout=15)
+        said = session.metrics.said
+        assert C.ACK in said and said.index(C.ACK) < next(i for i, s in enumerate(said) if "hai trăm nghìn đồng" in s)
+        await bot_done(session, sim)
+        turn = session.metrics.turns[-1]
+        assert turn.acknowledged and turn.rasa_done and turn.first_frame < turn.answer_frame
+        gw.rasa.delay_s = 0.0  # a quick answer gets no backchannel
+        await sim.press("2")
+        await sim.wait_until(lambda: len(gw.rasa.turns) == 2, timeout=5)
+        await bot_done(session, sim)
+        assert said.count(C.ACK) == 1
+    finally:
+        await finish(gw, sim)

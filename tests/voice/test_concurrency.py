@@ -7,8 +7,8 @@ import statistics
 
 import pytest
 
-from voice.testing.simulator import TwilioCallSimulator
-from voice.testing.tiny_model import tone_burst
+from tests.voice.support.simulator import TwilioCallSimulator
+from tests.voice.support.tiny_model import tone_burst
 
 from .conftest import Gateway
 from .test_gateway_protocol import wait_released

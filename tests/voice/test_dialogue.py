@@ -1,153 +1,146 @@
-"""Rasa reply parsing and the voice style (numbers, short sentences, documents)."""
+"""Reply parsing against the shared payload model, and the voice style composed from facts."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from voice.dialogue import (
-    BotReply,
-    digits_to_words,
-    document_sentences,
-    number_to_words,
-    parse_replies,
-    reply_sentences,
-    sms_body,
-    speak_numbers,
-    voice_sentences,
+import bot_payload
+from tests.voice.support.fakes import (
+    CHOICE_REPLY,
+    DOCUMENTS,
+    DOCUMENTS_REPLY,
+    FALLBACK_REPLY,
+    FEE_REPLY,
+    HANDOFF_REPLY,
+    NUMBERED_DOCUMENTS_REPLY,
+    PORTAL,
+    bot_message,
 )
-from voice.testing.fakes import CLARIFY_REPLY, DOCUMENTS, DOCUMENTS_REPLY, FEE_REPLY, HANDOFF_REPLY
+from voice.dialogue import parse_replies, sms_body, spoken
+from voice.speech import answer, document_item, fee_words, form_words, offer
+
+SPOKEN_FORBIDDEN = re.compile(r"\d|https?://|www\.|[/«»()*#_|]|\b[A-ZĐ]{2,}\b")
 
 
-@pytest.mark.parametrize(
-    ("n", "words"),
-    [
-        (0, "không"),
-        (10, "mười"),
-        (11, "mười một"),
-        (15, "mười lăm"),
-        (21, "hai mươi mốt"),
-        (24, "hai mươi tư"),
-        (25, "hai mươi lăm"),
-        (105, "một trăm linh năm"),
-        (110, "một trăm mười"),
-        (1050, "một nghìn không trăm năm mươi"),
-        (200_000, "hai trăm nghìn"),
-        (1_500_000, "một triệu năm trăm nghìn"),
-        (2_024, "hai nghìn không trăm hai mươi tư"),
-        (3_000_000_000, "ba tỷ"),
-    ],
-)
-def test_numbers_are_read_naturally(n: int, words: str) -> None:
-    assert number_to_words(n) == words
+def facts(**over: object) -> bot_payload.Facts:
+    base: dict = {
+        "code": "2.001234", "name": "Cấp hộ chiếu phổ thông (thực hiện tại cấp tỉnh)", "agency": "Công an tỉnh",
+        "source_url": PORTAL + "2.001234", "online": True, "where_to_submit": "Phòng Quản lý xuất nhập cảnh",
+        "documents": [], "channels": [], "steps": [], "legal_basis": [],
+    }
+    base.update(over)
+    return bot_payload.Facts.from_dict(base)
 
 
-def test_amounts_durations_codes_and_phone_numbers() -> None:
-    assert speak_numbers("Lệ phí 200.000 đồng") == "Lệ phí hai trăm nghìn đồng"
-    assert speak_numbers("phí 50.000đ/lần") == "phí năm mươi nghìn đồng mỗi lần"
-    assert speak_numbers("trong 05 ngày làm việc") == "trong năm ngày làm việc"
-    assert speak_numbers("giảm 1,5%") == "giảm một phẩy năm phần trăm"
-    assert speak_numbers("mã 1.000110") == "mã một chấm không không không một một không"
-    assert speak_numbers("gọi 0912345678.") == "gọi không chín một hai ba bốn năm sáu bảy tám."
-    assert digits_to_words("113") == "một một ba"
+def test_every_fake_reply_is_the_payload_the_real_bot_sends() -> None:
+    for reply in (FEE_REPLY, DOCUMENTS_REPLY, HANDOFF_REPLY, CHOICE_REPLY, NUMBERED_DOCUMENTS_REPLY, FALLBACK_REPLY):
+        for msg in reply:
+            assert bot_payload.validate(msg["custom"]) == msg["custom"]
+            assert set(msg["custom"]) == set(bot_payload.empty())
 
 
-def test_chat_text_becomes_short_spoken_sentences() -> None:
-    text = (
-        "**Lệ phí**: 200.000 đồng. Thời hạn giải quyết là 05 ngày làm việc kể từ khi nhận đủ hồ sơ hợp lệ, "
-        "trường hợp cần xác minh thì thời hạn có thể kéo dài thêm 10 ngày làm việc nữa. "
-        "Xem chi tiết tại https://dichvucong.gov.vn/p/home.html."
-    )
-    sentences = voice_sentences(text)
-    assert sentences[0] == "Lệ phí: hai trăm nghìn đồng."
-    assert all(len(s.split()) <= 18 for s in sentences)
-    assert not any("http" in s or "*" in s for s in sentences)
-    assert any("mười ngày" in s for s in sentences)
+def test_a_payload_that_drifts_from_the_model_is_refused_naming_the_field() -> None:
+    with pytest.raises(bot_payload.PayloadError, match=r"custom.facts.channels\[0\].fees\[0\].kind"):
+        bot_payload.validate({"kind": "answer", "facts": {**facts().__dict__, "documents": [], "legal_basis": [],
+                                                          "channels": [{"channel": "truc_tiep", "fees": [{"kind": "cheap"}]}]}})
+    with pytest.raises(bot_payload.PayloadError, match="unknown keys"):
+        bot_payload.validate({"documents": ["a"]})
+    reply = parse_replies([{"text": "x", "custom": {"aspect": "price"}}])
+    assert reply.error and spoken(reply).sentences == ["Xin lỗi, hệ thống đang bận. Anh chị vui lòng thử lại sau ít phút."]
 
 
-def test_bullets_are_dropped_when_documents_are_read_separately() -> None:
-    assert voice_sentences("Hồ sơ gồm:\n- Tờ khai\n- Ảnh", drop_bullets=True) == ["Hồ sơ gồm."]
+def test_fee_is_said_in_words_from_the_facts_never_from_the_chat_text() -> None:
+    said = spoken(parse_replies(FEE_REPLY))
+    assert said.sentences == ["Lệ phí cấp lại giấy phép lái xe là hai trăm nghìn đồng."]
+    assert said.offer and offer(said.aspect) == "Anh chị muốn nghe tiếp hồ sơ, thời gian hay nơi nộp?"
+    assert not any(SPOKEN_FORBIDDEN.search(s) for s in said.sentences)
 
 
-def test_documents_are_read_in_groups_with_ordinals() -> None:
-    first = document_sentences(DOCUMENTS, 0, 3)
-    assert first == ["Thứ nhất, tờ khai theo mẫu.", "Thứ hai, bản sao giấy khai sinh.", "Thứ ba, căn cước công dân."]
-    assert document_sentences(DOCUMENTS, 6, 3) == ["Thứ bảy, biên lai nộp lệ phí."]
-    assert document_sentences(["CCCD"], 0, 3) == ["Thứ nhất, CCCD."]
+def test_passport_fee_without_legal_numbers_or_the_source_line() -> None:
+    f = facts(channels=[
+        {"channel": "truc_tiep", "duration": {"unit": "ngay_lam_viec", "value": 8},
+         "fees": [{"kind": "fixed", "amount": 200000, "note":
+                   "200.000 đ/hộ chiếu; cấp lại do bị mất hoặc hư hỏng 400.000 đ/hộ chiếu (Thông tư 25/2021/TT-BTC)"}]},
+        {"channel": "truc_tuyen", "duration": {"unit": "ngay_lam_viec", "value": 8},
+         "fees": [{"kind": "fixed", "amount": 200000, "note": "Như nộp trực tiếp"}]},
+    ])
+    said = answer(f, "fee")
+    assert said.sentences == [
+        "Lệ phí cấp hộ chiếu phổ thông là hai trăm nghìn đồng.",
+        "Cấp lại do bị mất hoặc hư hỏng bốn trăm nghìn đồng mỗi hộ chiếu.",
+    ]
+    assert len(said.sentences) <= 3
 
 
-def test_parse_reply_with_custom_payload_and_documents() -> None:
-    reply = parse_replies(DOCUMENTS_REPLY)
-    assert reply.procedure_code == "1.001234"
-    assert reply.aspect == "documents"
-    assert reply.documents == DOCUMENTS
-    assert "documents" not in reply.custom
-    assert not reply.handoff
+def test_fee_kinds_usd_and_the_provincial_council_case() -> None:
+    assert fee_words(bot_payload.FeeFact("fixed", amount=1.5, currency="USD")) == "một phẩy năm đô la Mỹ"
+    assert fee_words(bot_payload.FeeFact("range", min_amount=50000, max_amount=75000)) == \
+        "từ năm mươi nghìn đồng đến bảy mươi lăm nghìn đồng"
+    assert fee_words(bot_payload.FeeFact("provincial", min_amount=0, max_amount=10000, note="Do HĐND")) == \
+        "do Hội đồng nhân dân tỉnh quyết định, thường không quá mười nghìn đồng"
+    assert fee_words(bot_payload.FeeFact("free")) == "miễn phí"
 
 
-def test_parse_reply_without_custom_or_documents() -> None:
-    reply = parse_replies([{"recipient_id": "x", "text": "Xin chào"}])
-    assert reply.texts == ["Xin chào"] and reply.documents == [] and reply.custom == {}
-    assert reply.procedure_code == "" and reply.candidates == []
-    assert parse_replies([]).is_empty
-    assert parse_replies({"oops": 1}).is_empty
-    assert parse_replies([None, 3, {"image": "x.png"}]).is_empty
+def test_different_fees_per_channel_are_said_per_channel() -> None:
+    f = facts(channels=[
+        {"channel": "truc_tiep", "fees": [{"kind": "fixed", "amount": 15000}]},
+        {"channel": "truc_tuyen", "fees": [{"kind": "fixed", "amount": 7000}]},
+    ])
+    assert answer(f, "fee").sentences[0] == \
+        "Lệ phí cấp hộ chiếu phổ thông: nộp trực tiếp mười lăm nghìn đồng; nộp trực tuyến bảy nghìn đồng."
 
 
-def test_documents_at_message_level_and_as_strings() -> None:
-    reply = parse_replies([{"text": "Hồ sơ:", "documents": ["Tờ khai", {"ten": "Ảnh 4x6"}, {}, 5]}])
-    assert reply.documents == ["Tờ khai", "Ảnh 4x6"]
+def test_durations_with_units_ranges_and_same_day() -> None:
+    f = facts(channels=[
+        {"channel": "truc_tiep", "duration": {"unit": "ngay_lam_viec", "value": 10, "max_value": 15}},
+        {"channel": "truc_tuyen", "duration": {"unit": "trong_ngay"}},
+    ])
+    assert answer(f, "duration").sentences[0] == ("Thời hạn giải quyết cấp hộ chiếu phổ thông: nộp trực tiếp từ mười "
+                                                   "đến mười lăm ngày làm việc; nộp trực tuyến trong ngày.")
 
 
-@pytest.mark.parametrize(
-    "messages",
-    [
-        HANDOFF_REPLY,
-        [{"text": "Chuyển máy", "handoff": True}],
-        [{"custom": {"action": "request_human"}}],
-        [{"custom": {"request_human": True}}],
-    ],
-)
-def test_handoff_is_detected(messages: list) -> None:
-    assert parse_replies(messages).handoff
+def test_documents_three_at_a_time_with_copies_and_form_codes_spelled() -> None:
+    said = spoken(parse_replies(DOCUMENTS_REPLY))
+    assert said.sentences == ["Hồ sơ cấp lại giấy phép lái xe gồm bảy loại giấy tờ."]
+    assert len(said.items) == len(DOCUMENTS)
+    assert said.items[0] == "Thứ nhất, tờ khai theo mẫu, một bản chính, theo mẫu tê ca một, gạch ngang, tê ét xì."
+    assert said.items[3] == "Thứ tư, hai ảnh bốn nhân sáu, một bản chính."
+    doc = bot_payload.DocumentFact("Tờ khai thay đổi thông tin cư trú", 1, "bản chính", "CT01")
+    assert document_item(0, doc) == "Thứ nhất, tờ khai thay đổi thông tin cư trú, một bản chính, theo mẫu xê tê không một."
+    assert form_words("DC02") == "theo mẫu dê xê không hai"
+    assert form_words("Mẫu số 18 ban hành kèm Nghị định 151/2025/NĐ-CP") == "theo mẫu số mười tám"
+    assert form_words("Mẫu tờ khai theo Thông tư 04/2024/TT-BTP") == "theo mẫu"
 
 
-def test_candidates_become_a_spoken_question_when_there_is_no_text() -> None:
-    sentences = reply_sentences(parse_replies(CLARIFY_REPLY))
-    assert sentences[0].startswith("Anh/chị muốn hỏi")
-    assert "Thứ nhất, Đăng ký khai sinh." in sentences
+def test_choice_is_read_as_numbered_keys() -> None:
+    said = spoken(parse_replies(CHOICE_REPLY))
+    assert said.choices == ["số 1", "số 2"]
+    assert said.sentences == [
+        "Anh chị muốn hỏi về lệ phí của thủ tục nào?", "Số một, cấp lại giấy phép lái xe.",
+        "Số hai, đổi giấy phép lái xe do ngành Giao thông vận tải cấp.", "Anh chị bấm phím hoặc nói số thứ tự.",
+    ]
 
 
-def test_sms_body_has_everything_including_the_link() -> None:
+def test_fallback_reads_the_hotline_digit_by_digit_and_its_hours() -> None:
+    said = spoken(parse_replies(FALLBACK_REPLY))
+    assert said.sentences[1] == ("Anh chị có thể gọi đường dây nóng một không hai hai, bảy giờ ba mươi đến mười bảy giờ, "
+                                 "thứ Hai đến thứ Sáu.")
+
+
+def test_handoff_and_plain_messages() -> None:
+    assert spoken(parse_replies(HANDOFF_REPLY)).handoff
+    plain = spoken(parse_replies([bot_message("Chào Anh/Chị! Xem https://x.vn nhé.")]))
+    assert plain.sentences == ["Chào Anh chị!", "Xem nhé."]
+    assert parse_replies([]).is_empty and parse_replies({"oops": 1}).error
+
+
+def test_sms_body_carries_the_code_the_facts_and_the_link() -> None:
     body = sms_body(parse_replies(FEE_REPLY))
-    assert body.startswith("Cấp lại giấy phép lái xe (1.001234)")
-    assert "200.000 đồng" in body and "https://dichvucong.gov.vn" in body
-    long = BotReply(texts=["x" * 3000])
-    assert len(sms_body(long)) == 1500
-
-
-def test_plan_reads_the_bots_numbered_options_as_keys() -> None:
-    from voice.dialogue import plan_reply
-    from voice.testing.fakes import CHOICE_REPLY
-
-    plan = plan_reply(parse_replies(CHOICE_REPLY))
-    assert plan.choices == ["số 1", "số 2"] and plan.documents == []
-    assert plan.sentences[1] == "Số một, Cấp lại giấy phép lái xe."
-    assert plan.sentences[-1] == "Anh Chị trả lời số thứ tự, ví dụ: số một, hoặc bấm chọn."
-
-
-def test_plan_turns_a_numbered_document_list_into_groups() -> None:
-    from voice.dialogue import plan_reply
-    from voice.testing.fakes import NUMBERED_DOCUMENTS_REPLY
-
-    plan = plan_reply(parse_replies(NUMBERED_DOCUMENTS_REPLY), per_turn=3)
-    assert plan.sentences == ["Hồ sơ Đăng ký khai sinh gồm."]
-    assert len(plan.documents) == 5 and plan.documents[0].startswith("Tờ khai đăng ký khai sinh")
-    assert document_sentences(plan.documents, 0, 1) == ["Thứ nhất, tờ khai đăng ký khai sinh, bản chính: một."]
-
-
-def test_plan_keeps_short_lists_inline() -> None:
-    from voice.dialogue import plan_reply
-
-    reply = parse_replies([{"text": "Lệ phí:\n- Trực tiếp: 200.000 đồng\n- Trực tuyến: 150.000 đồng", "custom": {"aspect": "fee"}}])
-    plan = plan_reply(reply)
-    assert plan.documents == [] and plan.sentences[1] == "Trực tiếp: hai trăm nghìn đồng."
+    assert body.startswith("Cấp lại giấy phép lái xe (mã 1.001234)")
+    assert "200.000 đ" in body and body.endswith(PORTAL + "1.001234")
+    long = parse_replies([bot_message("x", kind="answer", aspect="documents",
+                                      facts={**DOCUMENTS_REPLY[0]["custom"]["facts"],
+                                             "documents": [{"name": "giấy " * 40}] * 20})])
+    assert len(sms_body(long)) <= 600 and sms_body(long).endswith("ma_thu_tuc=1.001234")

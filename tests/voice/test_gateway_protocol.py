@@ -11,9 +11,9 @@ import aiohttp
 import numpy as np
 import pytest
 
+from tests.voice.support.simulator import twilio_signature
+from tests.voice.support.tiny_model import tone_burst
 from voice.app import FINISHED, STATS
-from voice.testing.simulator import twilio_signature
-from voice.testing.tiny_model import tone_burst
 
 from .conftest import AUTH_TOKEN, Gateway
 
@@ -78,7 +78,7 @@ async def test_good_signature_returns_greeting_and_stream_twiml(gateway: Gateway
 
 
 async def test_public_https_url_gives_wss_stream_and_validates_forwarded_url(make_gateway: Any) -> None:
-    gw = await make_gateway(public_base_url="")
+    gw = await make_gateway(public_base_url="", trusted_proxies=("127.0.0.1",))
     params = {"CallSid": "CA" + "2" * 32, "From": "+84911111111"}
     # Behind a TLS proxy: Twilio signed https://voice.example.vn/..., the proxy forwards plain HTTP.
     url = "https://voice.example.vn/twilio/voice"
@@ -92,6 +92,43 @@ async def test_public_https_url_gives_wss_stream_and_validates_forwarded_url(mak
         body = await r.text()
     assert r.status == 200, body
     assert 'url="wss://voice.example.vn/twilio/stream"' in body
+
+
+async def test_forwarded_headers_from_an_unlisted_address_are_ignored(make_gateway: Any) -> None:
+    """Anyone can send X-Forwarded-Host: only a configured proxy is believed (before: always believed)."""
+    gw = await make_gateway(public_base_url="", trusted_proxies=("10.0.0.7",))
+    params = {"CallSid": "CA" + "3" * 32, "From": "+84911111111"}
+    url = "https://attacker.example/twilio/voice"  # a URL the attacker holds a signature for
+    headers = {"X-Twilio-Signature": twilio_signature(AUTH_TOKEN, url, params),
+               "X-Forwarded-Proto": "https", "X-Forwarded-Host": "attacker.example"}
+    async with aiohttp.ClientSession() as http:
+        r = await http.post(f"{gw.url}/twilio/voice", data=params, headers=headers)
+        assert r.status == 403, await r.text()
+        # the same call signed for the URL the gateway really serves is accepted, with its own host
+        own = f"{gw.url}/twilio/voice"
+        headers["X-Twilio-Signature"] = twilio_signature(AUTH_TOKEN, own, params)
+        r = await http.post(own, data=params, headers=headers)
+        body = await r.text()
+    assert r.status == 200, body
+    assert "attacker.example" not in body
+
+
+async def test_signature_is_checked_on_the_raw_undecoded_path_and_query(gateway: Gateway) -> None:
+    """Twilio signs the URL as configured, percent-encoding included (before: the decoded path was checked)."""
+    params = {"CallSid": "CA" + "4" * 32, "From": "+84911111111"}
+    raw = "/twilio/voice?tenant=s%e1%bb%9f%20t%c6%b0&note=%7Ekhach%21"  # lower-case hex, escaped ~ and !
+    signed = gateway.settings.public_base_url + raw
+    async with aiohttp.ClientSession() as http:
+        r = await http.post(yarl_url(gateway.url + raw), data=params,
+                            headers={"X-Twilio-Signature": twilio_signature(AUTH_TOKEN, signed, params)})
+        assert r.status == 200, await r.text()
+
+
+def yarl_url(text: str) -> Any:
+    """A URL sent exactly as written (no re-quoting by the client)."""
+    import yarl
+
+    return yarl.URL(text, encoded=True)
 
 
 async def test_stream_with_a_forged_token_is_closed(gateway: Gateway) -> None:

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from tests.voice.support.wer import edit_distance, normalise, word_error_rate
 from voice.asr import check_model_dir, load_model
 from voice.audio import Upsampler2x, ulaw_decode, ulaw_encode
-from voice.testing.wer import edit_distance, normalise, word_error_rate
 
 
 def test_wer_helpers() -> None:

@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from voice.audio import Upsampler2x, ulaw_decode, ulaw_encode
-from voice.testing.tiny_model import (
+from tests.voice.support.tiny_model import (
     FST_MAGIC,
     TONE_WORDS,
     build_tiny_model,
@@ -21,6 +20,7 @@ from voice.testing.tiny_model import (
     tone_frequencies,
     write_vector_fst,
 )
+from voice.audio import Upsampler2x, ulaw_decode, ulaw_encode
 
 
 def decode(model: Any, pcm8: np.ndarray, grammar: list[str] | None = None) -> list[str]:

@@ -3,7 +3,8 @@
 Why fakes and not mocks: the gateway is exercised over real HTTP, through the
 real ``aiohttp`` client and the real ``twilio`` client library, exactly as in
 production; only the far end is scripted.  The real Rasa integration is
-tested elsewhere in the project.
+tested end to end in tests/voice/test_real_bot.py; these fakes send exactly its
+payload shape, validated by ``bot_payload``, and serve the gateway's own tests.
 """
 
 from __future__ import annotations
@@ -17,22 +18,46 @@ from typing import Any
 
 from aiohttp import web
 
+import bot_payload
+
 Reply = list[dict[str, Any]]
 
-FEE_REPLY: Reply = [
-    {
-        "recipient_id": "",
-        "text": "Lệ phí cấp lại là 200.000 đồng/lần. Thời hạn giải quyết 05 ngày làm việc.",
-        "custom": {
-            "procedure_code": "1.001234",
-            "procedure_name": "Cấp lại giấy phép lái xe",
-            "aspect": "fee",
-            "confidence": 0.91,
-            "candidates": [],
-            "source_url": "https://dichvucong.gov.vn/p/home/dvc-tthc-thu-tuc-hanh-chinh-chi-tiet.html?ma_thu_tuc=1.001234",
-        },
+PORTAL = "https://dichvucong.gov.vn/p/home/dvc-tthc-thu-tuc-hanh-chinh-chi-tiet.html?ma_thu_tuc="
+
+
+def bot_message(text: str, buttons: list[dict[str, str]] | None = None, **custom: Any) -> dict[str, Any]:
+    """One message exactly as the project's REST channel sends it: ``custom`` validated by ``bot_payload``.
+
+    A fake that drifts from the real payload fails here, at import, not in a call.
+    """
+    msg: dict[str, Any] = {"recipient_id": "", "text": text, "custom": bot_payload.validate(custom)}
+    if buttons:
+        msg["buttons"] = buttons
+    return msg
+
+
+def _facts(code: str, name: str, documents: list[str] | None = None, fee: float | None = 200_000,
+           days: float = 5) -> dict[str, Any]:
+    fees = [{"kind": "fixed", "amount": fee, "currency": "VND", "note": "200.000 đ/lần (Thông tư 37/2023/TT-BTC)"}] \
+        if fee is not None else [{"kind": "free", "note": None}]
+    return {
+        "code": code, "name": name, "agency": "Công an cấp tỉnh", "source_url": PORTAL + code, "online": True,
+        "where_to_submit": "Bộ phận một cửa cấp tỉnh",
+        "documents": [{"name": d, "copies": 1, "copy_type": "bản chính", "template": "TK1-TS" if i == 0 else None,
+                       "note": None} for i, d in enumerate(documents or [])],
+        "channels": [
+            {"channel": "truc_tiep", "duration": {"unit": "ngay_lam_viec", "value": days}, "fees": fees},
+            {"channel": "truc_tuyen", "duration": {"unit": "ngay_lam_viec", "value": days}, "fees": fees},
+        ],
+        "steps": [], "legal_basis": [{"number": "37/2023/TT-BTC", "title": "Thông tư quy định mức thu lệ phí"}],
     }
-]
+
+
+def answer_message(code: str, name: str, aspect: str, text: str, **facts: Any) -> dict[str, Any]:
+    f = _facts(code, name, **facts)
+    return bot_message(text, procedure_code=code, procedure_name=name, aspect=aspect, confidence=0.9,
+                       source_url=f["source_url"], kind="answer", facts=f)
+
 
 DOCUMENTS = [
     "Tờ khai theo mẫu",
@@ -44,94 +69,57 @@ DOCUMENTS = [
     "Biên lai nộp lệ phí",
 ]
 
-DOCUMENTS_REPLY: Reply = [
-    {
-        "recipient_id": "",
-        "text": "Hồ sơ cấp lại gồm 7 giấy tờ:\n- Tờ khai theo mẫu\n- Bản sao giấy khai sinh",
-        "custom": {
-            "procedure_code": "1.001234",
-            "procedure_name": "Cấp lại giấy phép lái xe",
-            "aspect": "documents",
-            "confidence": 0.88,
-            "candidates": [],
-            "source_url": "https://dichvucong.gov.vn/x?ma_thu_tuc=1.001234",
-            "documents": [{"name": d} for d in DOCUMENTS],
-        },
-    }
-]
+FEE_REPLY: Reply = [answer_message(
+    "1.001234", "Cấp lại giấy phép lái xe", "fee",
+    "Lệ phí «Cấp lại giấy phép lái xe»:\n- Nộp trực tiếp: 200.000 đồng\nNguồn: thủ tục 1.001234 — " + PORTAL + "1.001234",
+)]
 
-HANDOFF_REPLY: Reply = [
-    {"recipient_id": "", "text": "Tôi sẽ chuyển anh chị tới cán bộ hỗ trợ."},
-    {"recipient_id": "", "custom": {"handoff": True, "intent": "request_human"}},
-]
+DOCUMENTS_REPLY: Reply = [answer_message(
+    "1.001234", "Cấp lại giấy phép lái xe", "documents",
+    "Hồ sơ «Cấp lại giấy phép lái xe» gồm:\n" + "\n".join(f"{i}. {d}" for i, d in enumerate(DOCUMENTS, 1)),
+    documents=DOCUMENTS,
+)]
 
-CLARIFY_REPLY: Reply = [
-    {
-        "recipient_id": "",
-        "custom": {
-            "confidence": 0.41,
-            "candidates": [
-                {"procedure_code": "1.000001", "procedure_name": "Đăng ký khai sinh"},
-                {"procedure_code": "1.000002", "procedure_name": "Đăng ký kết hôn"},
-            ],
-        },
-    }
-]
+DURATION_REPLY: Reply = [answer_message(
+    "1.001234", "Cấp lại giấy phép lái xe", "duration", "Thời hạn giải quyết: 15 ngày làm việc", days=15,
+)]
 
+# The real bot's hand-off when no live desk is on duty: the phone gateway transfers to its own operator.
+HANDOFF_REPLY: Reply = [bot_message(
+    "Hiện chưa có tổng đài viên trực tuyến để nhận cuộc trò chuyện này. Anh/Chị vui lòng gọi đường dây nóng 1022.",
+    kind="handoff", handoff=False, hotline="1022", hotline_hours="7h30–17h00, thứ Hai đến thứ Sáu",
+)]
 
-# The two shapes below copy what the project's own Rasa bot sends (see
-# bot/channels/rest.py and actions/): every message carries the full custom
-# payload with nulls, lists are numbered lines in the text, and a
-# disambiguation question comes with buttons whose payload is "số N".
-CHOICE_REPLY: Reply = [
-    {
-        "recipient_id": "",
-        "text": (
-            "Anh/Chị muốn hỏi về lệ phí của thủ tục nào ạ?\n"
-            "1. Cấp lại giấy phép lái xe\n"
-            "2. Đổi giấy phép lái xe do ngành Giao thông vận tải cấp\n"
-            "Anh/Chị trả lời số thứ tự (ví dụ: số 1) hoặc bấm chọn."
-        ),
-        "buttons": [
-            {"title": "1. Cấp lại giấy phép lái xe", "payload": "số 1"},
-            {"title": "2. Đổi giấy phép lái xe do ngành Giao thông vận tải cấp", "payload": "số 2"},
-        ],
-        "custom": {
-            "procedure_code": None,
-            "procedure_name": None,
-            "aspect": "fee",
-            "confidence": 0.52,
-            "candidates": [
-                {"code": "1.001234", "name": "Cấp lại giấy phép lái xe", "score": 0.52},
-                {"code": "1.001235", "name": "Đổi giấy phép lái xe do ngành Giao thông vận tải cấp", "score": 0.49},
-            ],
-            "source_url": None,
-        },
-    }
-]
+CHOICE_REPLY: Reply = [bot_message(
+    "Anh/Chị muốn hỏi về lệ phí của thủ tục nào ạ?\n1. Cấp lại giấy phép lái xe\n"
+    "2. Đổi giấy phép lái xe do ngành Giao thông vận tải cấp\nAnh/Chị trả lời số thứ tự (ví dụ: số 1) hoặc bấm chọn.",
+    buttons=[
+        {"title": "1. Cấp lại giấy phép lái xe", "payload": "số 1"},
+        {"title": "2. Đổi giấy phép lái xe do ngành Giao thông vận tải cấp", "payload": "số 2"},
+    ],
+    aspect="fee", confidence=0.52, kind="choice",
+    candidates=[
+        {"code": "1.001234", "name": "Cấp lại giấy phép lái xe", "score": 0.52},
+        {"code": "1.001235", "name": "Đổi giấy phép lái xe do ngành Giao thông vận tải cấp", "score": 0.49},
+    ],
+)]
+CLARIFY_REPLY = CHOICE_REPLY
 
-NUMBERED_DOCUMENTS_REPLY: Reply = [
-    {
-        "recipient_id": "",
-        "text": (
-            "Hồ sơ «Đăng ký khai sinh» gồm:\n"
-            "1. Tờ khai đăng ký khai sinh (bản chính: 1)\n"
-            "2. Giấy chứng sinh (bản chính: 1)\n"
-            "3. Giấy tờ tùy thân của người đi đăng ký\n"
-            "4. Giấy tờ chứng minh nơi cư trú\n"
-            "5. Văn bản ủy quyền, nếu nhờ người khác đi đăng ký\n"
-            "Nguồn: https://dichvucong.gov.vn/p/home/dvc-tthc-thu-tuc-hanh-chinh-chi-tiet.html?ma_thu_tuc=1.001193"
-        ),
-        "custom": {
-            "procedure_code": "1.001193",
-            "procedure_name": "Đăng ký khai sinh",
-            "aspect": "documents",
-            "confidence": 0.87,
-            "candidates": [],
-            "source_url": "https://dichvucong.gov.vn/p/home/dvc-tthc-thu-tuc-hanh-chinh-chi-tiet.html?ma_thu_tuc=1.001193",
-        },
-    }
+BIRTH_DOCUMENTS = [
+    "Tờ khai đăng ký khai sinh", "Giấy chứng sinh", "Giấy tờ tùy thân của người đi đăng ký",
+    "Giấy tờ chứng minh nơi cư trú", "Văn bản ủy quyền, nếu nhờ người khác đi đăng ký",
 ]
+NUMBERED_DOCUMENTS_REPLY: Reply = [answer_message(
+    "1.001193", "Đăng ký khai sinh", "documents",
+    "Hồ sơ «Đăng ký khai sinh» gồm:\n" + "\n".join(f"{i}. {d}" for i, d in enumerate(BIRTH_DOCUMENTS, 1)),
+    documents=BIRTH_DOCUMENTS, fee=None,
+)]
+
+FALLBACK_REPLY: Reply = [bot_message(
+    "Xin lỗi, tôi chưa tìm được thông tin chính xác cho câu hỏi này nên không dám trả lời đoán. "
+    "Anh/Chị có thể gọi đường dây nóng 1022 (7h30–17h00, thứ Hai đến thứ Sáu) để được hướng dẫn.",
+    kind="fallback", hotline="1022", hotline_hours="7h30–17h00, thứ Hai đến thứ Sáu",
+)]
 
 
 def default_script(message: str) -> Reply:
@@ -142,18 +130,18 @@ def default_script(message: str) -> Reply:
     if "hai" in words or "lệ phí" in message.lower():
         return FEE_REPLY
     if "ba" in words or "thời gian" in message.lower():
-        return [{"recipient_id": "", "text": "Thời hạn giải quyết là 15 ngày làm việc."}]
+        return DURATION_REPLY
     if "bốn" in words or "tổng đài" in message.lower():
         return HANDOFF_REPLY
-    if "năm" in words:
-        return CLARIFY_REPLY
-    if "bảy" in words:
+    if "năm" in words or "bảy" in words:
         return CHOICE_REPLY
     if "tám" in words:
         return NUMBERED_DOCUMENTS_REPLY
     if "sáu" in words:
         return []  # Rasa sometimes answers nothing
-    return [{"recipient_id": "", "text": "Anh chị vui lòng cho biết tên thủ tục."}]
+    if "chín" in words:
+        return FALLBACK_REPLY
+    return [bot_message("Anh/Chị cần hỏi về thủ tục hành chính nào ạ?", kind="prompt")]
 
 
 @dataclass

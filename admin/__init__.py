@@ -1,0 +1,1 @@
+"""Admin web app for the procedure catalogue: versions, review, publish, rollback (docs/admin.md)."""
