@@ -41,7 +41,7 @@ async def speak(session: C.CallSession, sim: TwilioCallSimulator, word: str) -> 
     """Caller says a tone word once the bot is done talking, and finishes saying it."""
     await bot_done(session, sim)
     utt = sim.say(tone_burst(word, lead_s=0.1, tail_s=0.1))
-    await utt.done.wait()
+    await asyncio.wait_for(utt.done.wait(), timeout=60)  # a stalled microphone fails, never hangs
 
 
 async def finish(gw: Gateway, sim: TwilioCallSimulator) -> None:
@@ -80,7 +80,7 @@ async def test_barge_in_can_be_disabled(make_gateway: Any) -> None:
     try:
         await asyncio.sleep(0.5)
         utt = sim.say(tone_burst("hai", lead_s=0.0))
-        await utt.done.wait()
+        await asyncio.wait_for(utt.done.wait(), timeout=60)  # a stalled microphone fails, never hangs
         await asyncio.sleep(0.5)
         assert sim.clears == []
     finally:
@@ -114,7 +114,7 @@ async def test_menu_after_two_failed_recognitions_then_spoken_digit(gateway: Gat
         for n in range(2):  # real speech the tiny model cannot understand -> [unk]
             await bot_done(session, sim)
             utt = sim.say(recordings[5 + n].pcm)
-            await utt.done.wait()
+            await asyncio.wait_for(utt.done.wait(), timeout=60)  # a stalled microphone fails, never hangs
             await sim.wait_until(lambda n=n: session.metrics.failed_recognitions == n + 1, timeout=5)
         assert session.metrics.said.count(C.NOT_HEARD) == 1
         await wait_said(session, sim, "Bấm phím một")

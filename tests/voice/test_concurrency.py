@@ -27,7 +27,7 @@ async def one_call(gw: Gateway, sim: TwilioCallSimulator, word: str) -> float:
     await sim.wait_until(lambda: not (session.player.active or session._busy), timeout=30)
     await sim.wait_bot_quiet(timeout=30)
     utt = sim.say(tone_burst(word, lead_s=0.1, tail_s=0.1))
-    await utt.done.wait()
+    await asyncio.wait_for(utt.done.wait(), timeout=60)  # a stalled microphone fails, never hangs
     await sim.wait_until(lambda: sim.first_media_after(utt.last_voiced) is not None, timeout=20)
     latency = sim.first_media_after(utt.last_voiced) - utt.last_voiced  # type: ignore[operator]
     await sim.wait_until(lambda: not (session.player.active or session._busy), timeout=30)

@@ -164,7 +164,7 @@ async def test_malformed_frames_are_ignored_and_the_call_goes_on(gateway: Gatewa
         await sim.ws.send_bytes(b"\x00\x01binary")
         await sim.wait_bot_quiet()
         utt = sim.say(tone_burst("ba", lead_s=0.1))
-        await utt.done.wait()
+        await asyncio.wait_for(utt.done.wait(), timeout=60)  # a stalled microphone fails, never hangs
         await sim.wait_until(lambda: len(gateway.rasa.turns) == 1, timeout=5)
         assert gateway.rasa.turns[0]["message"] == "ba"
         assert gateway.rasa.turns[0]["sender"] == sim.call_sid

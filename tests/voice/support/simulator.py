@@ -276,7 +276,19 @@ class TwilioCallSimulator:
     # ------------------------------------------------------------- tasks
 
     async def _microphone(self) -> None:
-        """Inbound media every 20 ms on an absolute clock (no drift)."""
+        """Inbound media every 20 ms on an absolute clock (no drift).
+
+        When the microphone stops (the socket closed, the call ended), every utterance still
+        queued is marked done, so a test waiting on one fails on its next check instead of
+        waiting forever.
+        """
+        try:
+            await self._microphone_loop()
+        finally:
+            while self._mic:
+                self._mic.popleft()[1].done.set()
+
+    async def _microphone_loop(self) -> None:
         start = time.monotonic()
         n = 0
         while True:
