@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 from actions.aspects import Parsed, parse
@@ -73,6 +74,12 @@ _ORDINAL_WORDS = {fold_accents(w): n for w, n in ORDINAL_WORDS.items()}
 _CHOICE_PREFIX = r"(?:(?:tôi|mình|em|cho|chọn|lấy|là|vâng|dạ|ừ|thì)\s+)*(?:(?:cái|số|thứ|phương án|lựa chọn|câu|mục|ý)\s*)*"
 _CHOICE_SUFFIX = r"(?:\s+(?:ạ|nhé|nha|đi|thôi|luôn|đó|ấy|á))*"
 _LAST = ("cuối", "cuối cùng", "sau cùng")
+
+
+@lru_cache(maxsize=200_000)
+def _syl(text: str, fold: bool = True) -> tuple[str, ...]:
+    """Syllables of a catalogue string (names, aliases), computed once: a turn compares many."""
+    return tuple(syllables(text, fold=fold))
 
 
 class Searcher(Protocol):
@@ -157,7 +164,7 @@ def option_by_words(text: str, parsed: Parsed, options: list[Procedure]) -> int 
     words = {w for w in syllables(text, fold=fold) if fold_accents(w) in content}
     if not words:
         return None
-    names = [set(syllables(short_name(p.name), fold=fold)) for p in options]
+    names = [set(_syl(short_name(p.name), fold)) for p in options]
     common = set.intersection(*names)
     scores = [len((words & name) - common) for name in names]
     best = max(scores)
@@ -168,7 +175,7 @@ def option_by_words(text: str, parsed: Parsed, options: list[Procedure]) -> int 
 
 def core_bigrams(proc: Procedure) -> set[str]:
     """Official-name bigrams of non-qualifier syllables: what a family shares ("can cuoc", "ho chieu")."""
-    syl = syllables(short_name(proc.name))
+    syl = _syl(short_name(proc.name))
     return {f"{a} {b}" for a, b in zip(syl, syl[1:], strict=False) if a not in QUALIFIERS and b not in QUALIFIERS}
 
 
@@ -193,8 +200,8 @@ def _coverage(words: set[str], proc: Procedure, accented: bool = False) -> float
     if not words:
         return 0.0
     fold = not accented
-    name = len(words & set(syllables(proc.name, fold=fold))) / len(words)
-    alias = max((len(words & set(syllables(a, fold=fold))) / len(words) for a in proc.aliases), default=0.0)
+    name = len(words & set(_syl(proc.name, fold))) / len(words)
+    alias = max((len(words & set(_syl(a, fold))) / len(words) for a in proc.aliases), default=0.0)
     return max(name, 0.6 * alias)
 
 
@@ -212,7 +219,7 @@ def record_words(proc: Procedure) -> set[str]:
     "hộ chiếu", which is another procedure.
     """
     parts = [*proc.levels, proc.agency, proc.where_to_submit or ""]
-    return set(syllables(" ".join(parts)))
+    return set(_syl(" ".join(parts)))
 
 
 def names_nothing_else(parsed: Parsed, anchors: list[Procedure]) -> bool:
@@ -239,7 +246,8 @@ def only_qualifiers(parsed: Parsed) -> bool:
     return len(tokens) >= 2 or tokens[0] in VARIANT_MARKERS
 
 
-def variant_markers(text: str) -> set[str]:
+@lru_cache(maxsize=100_000)
+def variant_markers(text: str) -> frozenset[str]:
     """Variant markers in a text (as typed: accented when it has diacritics), as syllables and bigrams.
 
     Without diacritics "lai xe" is "lái xe" (to drive), never "lại" (again).
@@ -250,7 +258,7 @@ def variant_markers(text: str) -> set[str]:
         norm = re.sub(r"(?<!\w)lai xe(?!\w)", "xe", norm)
     syl = syllables(norm, fold=not accented)
     found = set(syl) | {f"{a}_{b}" for a, b in zip(syl, syl[1:], strict=False)}
-    return found & VARIANT_MARKERS if accented else found & _FOLDED_MARKERS
+    return frozenset(found & VARIANT_MARKERS if accented else found & _FOLDED_MARKERS)
 
 
 def _unmentioned_variants(name: str, query: str) -> int:
@@ -267,7 +275,7 @@ def _unmentioned_variants(name: str, query: str) -> int:
 
 def _ordinariness_of(name: str, query: str, query_syl: set[str]) -> tuple[int, int]:
     """(variants the citizen did not mention, name syllables beyond the question): lower is more ordinary."""
-    return _unmentioned_variants(name, query), len(set(syllables(name)) - query_syl)
+    return _unmentioned_variants(name, query), len(set(_syl(name)) - query_syl)
 
 
 def _ordinariness(h: Hit, query: str, query_syl: set[str]) -> tuple[int, int]:
@@ -414,7 +422,7 @@ def name_confidence(query: str, proc: Procedure, as_typed: bool) -> float:
     the citizen typed them, "ví" (wallet) must not count as "vì".
     """
     fold = not as_typed
-    names = set(syllables(proc.name, fold=fold)).union(*(syllables(a, fold=fold) for a in proc.aliases))
+    names = set(_syl(proc.name, fold)).union(*(_syl(a, fold) for a in proc.aliases))
     best = 0.0
     for text in (query, lexicon.expand(query)):  # the lexicon's wording is an alternative, as in the search
         ident = set(query_text(text).split())
@@ -447,7 +455,7 @@ def said_verbatim(query: str, proc: Procedure, as_typed: bool) -> int:
     asked = variant_markers(query)
     best = 0
     for phrase in (short_name(proc.name), *proc.aliases):
-        words = syllables(phrase, fold=fold)
+        words = _syl(phrase, fold)
         said = f" {' '.join(words)} "
         negated = any(f" {neg}{said}" in joined for neg in (NEGATIONS if fold else NEGATIONS_ACCENTED))
         if len(words) >= 2 and len(words) > best and said in joined and not negated \
