@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -58,3 +61,26 @@ def widget_servers(tmp_path_factory: pytest.TempPathFactory):
     ).start()
     yield servers
     servers.stop()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def artifacts_dir(name: str) -> Path:
+    """Where a browser suite saves its screenshots (git-ignored; ARTIFACTS_DIR overrides the root)."""
+    path = Path(os.environ.get("ARTIFACTS_DIR", REPO / "test-artifacts")) / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's headless chromium driven by Playwright; fails (never skips) when it is missing."""
+    if CHROMIUM is None:
+        pytest.fail("Debian's chromium is not installed: run scripts/setup_test_env.sh (make test does)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()

@@ -8,33 +8,16 @@ The tests in this module run in order and share one browser page, like one citiz
 from __future__ import annotations
 
 import http.server
-import os
 import re
-import shutil
 import threading
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import CROSS_ORIGIN, REPO
+from tests.conftest import CROSS_ORIGIN, artifacts_dir
 
-ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", REPO / "test-artifacts")) / "widget"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = artifacts_dir("widget")
 ANSWER_TIMEOUT = 30_000
 BOT = '[data-testid="tthc-bot-msg"]'
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.fail("Debian's chromium is not installed: run scripts/setup_test_env.sh (make test does)")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")

@@ -12,20 +12,16 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
 import re
-import shutil
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.admin.support import PASSWORD, REPO, AdminServer, kb_env, prepare_data_dir, seed, to_cp1258
-from tests.conftest import shared_path
+from tests.conftest import artifacts_dir, shared_path
 from tests.servers import Servers
 
-ARTIFACTS = Path(os.environ.get("ARTIFACTS_DIR", REPO / "test-artifacts")) / "admin"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = artifacts_dir("admin")
 CODE = "1.001193"  # Đăng ký khai sinh
 QUESTION = "làm giấy khai sinh hết bao nhiêu tiền"
 NEW_FEE = "55.000 đồng"
@@ -43,19 +39,6 @@ def stack(tmp_path_factory):
     yield admin, bot, data
     bot.stop()
     admin.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None:
-        pytest.fail("Debian's chromium is not installed: run scripts/setup_test_env.sh (make test does)")
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
-        yield b
-        b.close()
 
 
 def new_page(browser, hosts: set[str] | None = None):  # noqa: ANN001, ANN201
