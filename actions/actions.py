@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 import bot_payload
 from actions.aspects import parse
 from actions.formatting import answer, answer_for_all, facts_key
-from actions.resolver import Plan, option_by_words, parse_option, resolve
+from actions.resolver import Plan, asks_for_person, option_by_words, parse_option, resolve
 from actions.settings import SETTINGS
 from actions.state import ConversationState
 from knowledge_base.retrieval import Hit, default_searcher
@@ -212,7 +212,8 @@ class ActionHandoff(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[EventType]:
         state = state_of(tracker)
-        if state.choice is not None and picks_an_option(tracker.latest_message.get("text") or "", state):
+        text = tracker.latest_message.get("text") or ""
+        if state.choice is not None and (picks_an_option(text, state) or not asks_for_person(text)):
             # "cho người lớn" answers "which one?"; the NLU hears "người" and asks for a person
             return ActionAnswer().run(dispatcher, tracker, domain)
         if not SETTINGS.desk_on_duty():

@@ -83,13 +83,16 @@ class Parsed:
     query: str  # the message without its aspect phrase, diacritics kept: what to search with
 
 
+# "từ từ, cái ở đâu làm?": hold-on words; "từ" alone is a qualifier ("từ đủ 14 tuổi"), the pair is not
+_HOLD_ON = re.compile(r"(?<!\w)(?:từ từ|tu tu|khoan đã|khoan da|đợi đã|doi da|chờ đã|cho da|chờ chút|cho chut)(?!\w)")
+
 # "KHÔNG MẤT, sổ bị rách": a negated situation is not the situation
 _NEGATED = re.compile(r"(?<!\w)(không|chưa|chẳng|khong|chua|chang)\s+(?:bị\s+|bi\s+)?(mất|hỏng|hư|mat|hong|hu)(?!\w)")
 
 
 def parse(text: str) -> Parsed:
     """Aspect and remaining procedure words of one message."""
-    norm = _NEGATED.sub(" ", normalize_query(text))
+    norm = _HOLD_ON.sub(" ", _NEGATED.sub(" ", normalize_query(text)))
     typed = nfc(text).lower()
     # judged on the text as typed: expanding "bn" to "bao nhiêu" must not make it "accented"
     accented = typed != fold_accents(typed)

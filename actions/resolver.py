@@ -112,6 +112,18 @@ class Plan:
     forget: bool = False  # a fallback that leaves no current procedure behind
 
 
+# Words only a request for a person uses: while a choice is pending, a message without them
+# ("cho người lớn") answers the choice, whatever the NLU heard in "người"
+_PERSON_WORDS = re.compile(
+    r"(?<!\w)(nhân viên|nhan vien|tổng đài|tong dai|tư vấn viên|tu van vien|người thật|nguoi that|"
+    r"cán bộ|can bo|gặp|gap|nói chuyện|noi chuyen|chuyển máy|chuyen may|hotline|admin|ad)(?!\w)")
+
+
+def asks_for_person(text: str) -> bool:
+    """Whether the message names a person to talk to (not just any "người")."""
+    return bool(_PERSON_WORDS.search(normalize_query(text)))
+
+
 def may_name(nlu_intent: str | None, nlu_confidence: float, search_confidence: float, t: Thresholds) -> bool:
     """THE rule: a procedure may be named only when the NLU and the search both are confident.
 
@@ -168,9 +180,21 @@ def option_by_words(text: str, parsed: Parsed, options: list[Procedure]) -> int 
     common = set.intersection(*names)
     scores = [len((words & name) - common) for name in names]
     best = max(scores)
+    named = words & common
+    if best == 0 and named and len(words - named) <= 1:
+        # "cái cộng tác viên" between "… là cộng tác viên" and "… KHÔNG PHẢI là cộng tác viên"
+        negated = _negates(tuple(syllables(text, fold=fold)), named)
+        same = [i for i, p in enumerate(options) if _negates(_syl(short_name(p.name), fold), named) == negated]
+        return same[0] if len(same) == 1 else None
     if best == 0 or scores.count(best) > 1 or best * 2 < len(words - common):
         return None
     return scores.index(best)
+
+
+def _negates(name: tuple[str, ...], words: set[str]) -> bool:
+    """Whether the name says "không"/"chưa" within three syllables before the first of ``words``."""
+    first = next((i for i, w in enumerate(name) if w in words), None)
+    return first is not None and any(fold_accents(w) in ("khong", "chua") for w in name[max(0, first - 3):first])
 
 
 def core_bigrams(proc: Procedure) -> set[str]:
@@ -246,13 +270,17 @@ def only_qualifiers(parsed: Parsed) -> bool:
     return len(tokens) >= 2 or tokens[0] in VARIANT_MARKERS
 
 
+_RETURN_TO = re.compile(r"(?<!\w)(?:quay|trở|tro) (?:lại|lai|về|ve)(?!\w)")
+
+
 @lru_cache(maxsize=100_000)
 def variant_markers(text: str) -> frozenset[str]:
     """Variant markers in a text (as typed: accented when it has diacritics), as syllables and bigrams.
 
-    Without diacritics "lai xe" is "lái xe" (to drive), never "lại" (again).
+    Without diacritics "lai xe" is "lái xe" (to drive), never "lại" (again); "quay lại đăng ký
+    thường trú" returns to an earlier topic and asks for no re-registration.
     """
-    norm = normalize_query(text)
+    norm = _RETURN_TO.sub(" ", normalize_query(text))
     accented = norm != fold_accents(norm)
     if not accented:
         norm = re.sub(r"(?<!\w)lai xe(?!\w)", "xe", norm)
@@ -440,7 +468,12 @@ NEGATIONS = tuple(fold_accents(n) for n in NEGATIONS_ACCENTED)
 
 def said_verbatim(query: str, proc: Procedure, as_typed: bool) -> int:
     """Syllables of the longest name or alias (two syllables or more) the question contains word for word,
-    provided it holds every variant marker of the question ("cấp LẠI sổ đỏ" is not "sổ đỏ").
+    provided it holds every variant marker of the question ("cấp LẠI sổ đỏ" is not "sổ đỏ")."""
+    return len(verbatim_phrase(query, proc, as_typed))
+
+
+def verbatim_phrase(query: str, proc: Procedure, as_typed: bool) -> tuple[str, ...]:
+    """The syllables of the longest name or alias the question says word for word (see ``said_verbatim``).
 
     Aliases are the catalogue's record of how citizens name a procedure: "làm sổ đỏ" is
     first registration, "đổi sổ đỏ" the exchange.  A question that says one verbatim names
@@ -453,15 +486,28 @@ def said_verbatim(query: str, proc: Procedure, as_typed: bool) -> int:
         return 0
     joined = f" {' '.join(q)} "
     asked = variant_markers(query)
-    best = 0
+    best: tuple[str, ...] = ()
     for phrase in (short_name(proc.name), *proc.aliases):
         words = _syl(phrase, fold)
         said = f" {' '.join(words)} "
         negated = any(f" {neg}{said}" in joined for neg in (NEGATIONS if fold else NEGATIONS_ACCENTED))
-        if len(words) >= 2 and len(words) > best and said in joined and not negated \
+        if len(words) >= 2 and len(words) > len(best) and said in joined and not negated \
                 and asked <= variant_markers(phrase if as_typed else fold_accents(phrase)):
-            best = len(words)
+            best = tuple(words)
     return best
+
+
+def shared_by_name(words: tuple[str, ...], winner: Procedure, others: list[Procedure], as_typed: bool) -> bool:
+    """Whether an alias the question said is only the common part of several procedures' names.
+
+    "chứng thực chữ ký người dịch" is an alias of the case "… không phải là cộng tác viên" but
+    also the start of the name "… là cộng tác viên": saying it does not choose between them.
+    The winner's own full name ("đăng ký thường trú" inside "xóa đăng ký thường trú") does.
+    """
+    said = f" {' '.join(words)} "
+    if f" {' '.join(_syl(short_name(winner.name), not as_typed))} " == said:
+        return False
+    return any(said in f" {' '.join(_syl(short_name(p.name), not as_typed))} " for p in others if p != winner)
 
 
 def adds_variant(query: str, proc: Procedure) -> bool:
@@ -506,10 +552,21 @@ def _close_candidates(hits: list[Hit], text: str, query: str, t: Thresholds) -> 
         or (variant_asked and variant_markers(short_name(h.name)) and h.confidence >= top.confidence - 0.2
             and gap(h) <= 0.35)
     ]
+    situation = variant_markers(query) & SITUATIONS
+    if situation and situation == variant_markers(query):
+        # "mất giấy khai sinh" and nothing about what to do: every procedure naming this loss may
+        # answer it ("mất bằng lái, làm LẠI" says what is wanted)
+        opens += [h for h in rest if h not in opens and same_words(h) and names_situation(h.procedure, situation)]
     if not opens:
         return []
     listed = [h for h in rest if h not in opens and same_words(h) and gap(h) <= 0.25]
     return [h for h in rest if h in opens or h in listed]
+
+
+def names_situation(proc: Procedure, situation: frozenset[str]) -> bool:
+    """Whether the procedure's name or one of its aliases says the situation ("mất", "hỏng")."""
+    return any(situation & set(_syl(phrase, False)) or situation & set(_syl(phrase))
+               for phrase in (proc.name, *proc.aliases))
 
 
 def _kin_search(hits: list[Hit], anchors: list[Procedure], intent: str | None, intent_confidence: float,
@@ -518,11 +575,15 @@ def _kin_search(hits: list[Hit], anchors: list[Procedure], intent: str | None, i
 
     "tạm trú của tôi sắp hết hạn, muốn gia hạn" after a question on tạm trú: the extension is
     kin of the current procedure, so ``t.family_min`` of its words suffice, as long as it is
-    the only kin that close and the NLU sees a question.
+    the only kin that close and the NLU sees a question.  A sibling the words name in full, as
+    the best hit of the whole catalogue, is taken even when the NLU doubts ("cháu đủ 18 tuổi
+    rồi, muốn thôi giám hộ" while on đăng ký giám hộ: the story reads as small talk to it).
     """
     kin = {p.code for p in kin_of(anchors, [h.procedure for h in hits])} - {p.code for p in anchors}
     ranked = [h for h in hits if h.code in kin and h.confidence >= t.family_min]
-    if not ranked or not may_name(intent, intent_confidence, 1.0, t):
+    named_in_full = bool(ranked) and ranked[0] is hits[0] and ranked[0].confidence >= 0.99 \
+        and intent in ("out_of_scope", "nlu_fallback")
+    if not ranked or not (named_in_full or may_name(intent, intent_confidence, 1.0, t)):
         return None
     if len(ranked) > 1 and ranked[1].confidence >= ranked[0].confidence - 0.01:
         return None
@@ -531,7 +592,7 @@ def _kin_search(hits: list[Hit], anchors: list[Procedure], intent: str | None, i
 
 
 # folded "lan" is "lẫn" only after "ca" ("mất cả cà vẹt lẫn bằng lái"); alone it is "Thái Lan", "lần"
-_EITHER_OR_SPLIT = re.compile(r"\s+(?:hay là|hay la|hay|hoặc là|hoac la|hoặc|hoac|lẫn)\s+")
+_EITHER_OR_SPLIT = re.compile(r"\s+(?:hay là|hay la|hay|hoặc là|hoac la|hoặc|hoac|lẫn|và|va)\s+")
 
 
 def _either_or_text(text: str) -> str:
@@ -594,7 +655,9 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
         if plan is not None:
             return plan
     query = parsed.query or text
-    hits = [h for h in searcher.search(query, k=5) if h.code in catalogue]
+    # a situation ("mất giấy khai sinh") has several answers, some ranked low by the search
+    situation = bool(variant_markers(query) & SITUATIONS)
+    hits = [h for h in searcher.search(query, k=8 if situation else 5) if h.code in catalogue]
     if parsed.accented:  # diacritics are evidence: confidence as typed, and rank by it first
         for h in hits:
             h.confidence = min(h.confidence, name_confidence(query, h.procedure, as_typed=True))
@@ -637,10 +700,12 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
     # an alias said word for word ("làm sổ đỏ", "cấp lại sổ đỏ"), unless the question offers an
     # either-or or tells a situation ("mất …", "hỏng …") that several procedures may answer
     if not variant_markers(query) & SITUATIONS and not _EITHER_OR.search(fold_accents(text)):
-        verbatim = {h.code: said_verbatim(query, h.procedure, parsed.accented) for h in hits}
-        longest = max(verbatim.values())
-        said = [h for h in hits if verbatim[h.code] == longest and h.confidence >= max(t.search_min, top.confidence - 0.2)]
-        if longest and len(said) == 1:
+        verbatim = {h.code: verbatim_phrase(query, h.procedure, parsed.accented) for h in hits}
+        longest = max(len(v) for v in verbatim.values())
+        near = [h for h in hits if h.confidence >= max(t.search_min, top.confidence - 0.2)]
+        said = [h for h in near if len(verbatim[h.code]) == longest]
+        if longest and len(said) == 1 and not shared_by_name(
+                verbatim[said[0].code], said[0].procedure, [h.procedure for h in near], parsed.accented):
             return Plan("answer", aspect, [said[0].procedure], hits=hits, confidence=said[0].confidence,
                         reason="names an alias verbatim")
     close = _close_candidates(hits, text, query, t)
@@ -669,7 +734,10 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
         if plain is not None:
             return Plan("answer", aspect, [plain.procedure], hits=options, confidence=plain.confidence,
                         reason="ordinary case of close candidates")
-        options = by_ordinary_case(options, query)[: t.max_options]
+        options = by_ordinary_case(options, query)
+        if variant_markers(query) & SITUATIONS:  # those that name the citizen's situation first
+            options.sort(key=lambda h: not names_situation(h.procedure, variant_markers(query) & SITUATIONS))
+        options = options[: t.max_options]
         return Plan("choose", aspect, [h.procedure for h in options], hits=options, confidence=top.confidence,
                     reason="close candidates")
     if anchors and not kin_of(anchors, [top.procedure]):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from actions.aspects import parse
-from actions.resolver import Thresholds, may_name, option_by_words, parse_option, resolve
+from actions.resolver import Thresholds, may_name, option_by_words, parse_option, resolve, variant_markers
 from actions.state import ConversationState
 from knowledge_base import store
 from knowledge_base.retrieval import Hit
@@ -276,10 +276,15 @@ def test_folded_lan_is_lan_only_after_ca():
     assert len(_EITHER_OR_SPLIT.split(_either_or_text("di du lich thai lan can gi"), maxsplit=1)) == 1
 
 
-def test_an_unplaced_question_during_a_conversation_forgets_the_old_procedure():
+def test_a_sibling_named_in_full_is_taken_even_when_the_nlu_hears_small_talk():
     guardian, guardian_end = "1.004837", "1.004845"
     state = ConversationState(current=guardian, aspect="documents")
     search = StubSearch((guardian_end, 1.0, 0.46), (guardian, 0.43, 0.37))
+    plan = run("cháu đủ 18 tuổi rồi, muốn thôi giám hộ", state=state, search=search, intent="out_of_scope",
+               confidence=0.88)
+    assert (plan.kind, codes(plan)) == ("answer", [guardian_end])
+    # named only in part: not placed, and the old procedure is forgotten
+    search = StubSearch((guardian_end, 0.67, 0.46), (guardian, 0.43, 0.37))
     plan = run("cháu đủ 18 tuổi rồi, muốn thôi giám hộ", state=state, search=search, intent="out_of_scope",
                confidence=0.88)
     assert plan.kind == "fallback" and plan.forget
@@ -288,9 +293,51 @@ def test_an_unplaced_question_during_a_conversation_forgets_the_old_procedure():
     assert plan.kind == "fallback" and not plan.forget
 
 
+def test_an_alias_that_is_only_the_common_start_of_two_names_asks_which():
+    not_collaborator, collaborator = "2.001008", "2.000992"
+    search = StubSearch((not_collaborator, 1.0, 0.47), (collaborator, 1.0, 0.37))
+    plan = run("chung thuc chu ky nguoi dich can gi", search=search, intent="ask_documents")
+    assert plan.kind == "choose" and set(codes(plan)) == {not_collaborator, collaborator}
+    # the whole name of one of them, inside a longer name of another, still names it
+    residence, residence_removal = "1.004222", "1.003197"
+    search = StubSearch((residence_removal, 1.0, 0.42), (residence, 1.0, 0.40))
+    plan = run("đăng ký thường trú cần gì", search=search, intent="ask_documents")
+    assert (plan.kind, codes(plan)) == ("answer", [residence])
+
+
+def test_coming_back_to_a_topic_is_not_asking_again():
+    assert variant_markers("quay lại đăng ký thường trú, mất bao lâu") == \
+        variant_markers("đăng ký thường trú, mất bao lâu")
+    assert "lai" in variant_markers("dang ky lai khai sinh")
+
+
 def test_a_situation_is_answered_by_the_current_familys_variant():
     marriage_again, birth_again, death_again = "1.004746", "1.004884", "1.005461"
     state = ConversationState(current=MARRIAGE, aspect="where")
     search = StubSearch((birth_again, 0.78, 0.41), (death_again, 0.78, 0.39), (marriage_again, 0.67, 0.33))
     plan = run("minh dang ky roi nhung mat giay, so goc cung khong con", state=state, search=search)
     assert (plan.kind, codes(plan)) == ("answer", [marriage_again])
+
+
+def test_an_option_is_picked_by_the_words_the_other_option_negates():
+    options = [CATALOGUE["2.001008"], CATALOGUE["2.000992"]]  # … không phải là cộng tác viên / … là cộng tác viên
+    assert option_by_words("cai cong tac vien", parse("cai cong tac vien"), options) == 1
+    assert option_by_words("cái không phải cộng tác viên", parse("cái không phải cộng tác viên"), options) == 0
+
+
+def test_hold_on_words_are_not_qualifiers():
+    assert parse("từ từ, cái ở đâu làm?").rest == ""
+    assert "tu" in parse("cấp thẻ căn cước cho trẻ từ 6 tuổi").rest.split()
+
+
+def test_a_lost_civil_status_paper_offers_the_extract_too():
+    birth_again, extract = "1.004884", "2.000635"
+    search = StubSearch((birth_again, 0.9, 0.46), ("1.001193", 0.67, 0.31), (extract, 0.9, 0.25))
+    plan = run("bà tôi bị mất giấy khai sinh thì làm sao", search=search)
+    assert plan.kind == "choose" and {birth_again, extract} <= set(codes(plan))
+
+
+def test_only_words_for_a_person_ask_for_one():
+    from actions.resolver import asks_for_person
+    assert asks_for_person("cho tôi gặp nhân viên") and asks_for_person("cho minh noi chuyen voi tong dai")
+    assert not asks_for_person("cho nguoi lon") and not asks_for_person("cho người dưới 14 tuổi")
