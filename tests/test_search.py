@@ -109,3 +109,11 @@ def test_manifest_refuses_tampered_snapshot(mini_index, tmp_path):
 def test_missing_index_names_the_command(tmp_path):
     with pytest.raises(kb_index.StaleIndexError, match="python -m knowledge_base build"):
         kb_index.load(tmp_path / "nothing")
+
+
+def test_lexicon_uses_diacritics_when_typed():
+    from knowledge_base import lexicon
+    gift = "đăng ký biến động tặng cho quyền sử dụng đất"
+    assert gift in lexicon.matches("bố mẹ cho nhà con") and gift in lexicon.matches("bo me cho nha con")
+    assert gift not in lexicon.matches("con chó nhà tôi bị ốm")  # "chó" (dog) is not "cho" (give)
+    assert lexicon.matches("lam so do") == lexicon.matches("làm sổ đỏ") != []
