@@ -29,7 +29,7 @@ ASPECT_PHRASES: dict[str, list[str]] = {
     "duration": [
         "mất bao lâu", "mất mấy ngày", "mất bao nhiêu ngày", "bao nhiêu lâu", "bao nhiêu ngày", "bao lâu", "mấy ngày",
         "thời gian giải quyết", "thời hạn", "thời gian", "bao giờ có", "khi nào có", "bao giờ thì có",
-        "lâu không", "mấy hôm", "mấy tuần",
+        "lâu không", "mất mấy hôm", "mất mấy tuần", "mất mấy tháng", "mấy hôm", "mấy tuần", "mấy tháng",
     ],
     "where": [
         "nộp ở đâu", "làm ở đâu", "ở đâu", "nộp đâu", "làm đâu", "chỗ nào", "nơi nào", "cơ quan nào", "nơi nộp",

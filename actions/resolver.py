@@ -262,9 +262,12 @@ def names_nothing_else(parsed: Parsed, anchors: list[Procedure]) -> bool:
     return any(set(content) <= record_words(p) for p in anchors)
 
 
+_CONNECTIVES = frozenset({"hay", "hoac"})
+
+
 def only_qualifiers(parsed: Parsed) -> bool:
     """Qualifier words only, and enough of them to mean something ("bà" alone does not)."""
-    tokens = parsed.rest.split()
+    tokens = [t for t in parsed.rest.split() if t not in _CONNECTIVES]  # "xã hay tỉnh"
     if not tokens or not all(t in QUALIFIERS or t.isdigit() for t in tokens):
         return False
     return len(tokens) >= 2 or tokens[0] in VARIANT_MARKERS
@@ -398,6 +401,11 @@ def resolve(
         plan = _within_family(parsed, text, anchors, list(catalogue.values()), aspect or state.aspect or "overview", t)
         if plan is not None:
             return plan
+        if aspect and intent not in NOT_A_QUESTION:
+            # "nộp ở xã hay ở tỉnh": levels that narrow nothing in this family, asked about it
+            if len(anchors) > 1:
+                return Plan("answer_all", aspect, anchors, reason="aspect of pending choice, with qualifiers")
+            return Plan("answer", aspect, anchors, reason="follow-up on current, with qualifiers")
 
     # 5. the whole catalogue
     explicit = aspect
@@ -490,7 +498,9 @@ def verbatim_phrase(query: str, proc: Procedure, as_typed: bool) -> tuple[str, .
     for phrase in (short_name(proc.name), *proc.aliases):
         words = _syl(phrase, fold)
         said = f" {' '.join(words)} "
-        negated = any(f" {neg}{said}" in joined for neg in (NEGATIONS if fold else NEGATIONS_ACCENTED))
+        # "CHƯA TỪNG CÓ giấy khai sinh": a negation up to two syllables before the name
+        negated = said in joined and bool(re.search(
+            rf" (?:{'|'.join(NEGATIONS if fold else NEGATIONS_ACCENTED)})(?: \S+){{0,2}}{re.escape(said)}", joined))
         if len(words) >= 2 and len(words) > len(best) and said in joined and not negated \
                 and asked <= variant_markers(phrase if as_typed else fold_accents(phrase)):
             best = tuple(words)
@@ -691,12 +701,19 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
     top = hits[0]
     # the conversation's own procedure, when the message fits it as well as the top hit
     # ("còn lệ phí hộ chiếu thì sao" while talking about the passport)
+    rank = {h.code: i for i, h in enumerate(sorted(hits, key=lambda h: -h.score))}
+    fitting = []
     for proc in anchors:
         if adds_variant(query, proc):  # "hộ chiếu cũ bị MẤT" is not the passport itself
             continue
         fit = name_confidence(query, proc, as_typed=parsed.accented)
         if fit >= top.confidence - 0.01 and fit >= t.search_min:
-            return Plan("answer", aspect, [proc], hits=hits, confidence=fit, reason="fits the current procedure")
+            fitting.append((fit, proc))
+    if fitting:
+        # of the options pending, the one the search ranks first ("lệ phí chứng thực hợp đồng"
+        # between the contract and a copy of it), not the first listed
+        fit, proc = min(fitting, key=lambda x: (-round(x[0], 3), rank.get(x[1].code, len(rank))))
+        return Plan("answer", aspect, [proc], hits=hits, confidence=fit, reason="fits the current procedure")
     # an alias said word for word ("làm sổ đỏ", "cấp lại sổ đỏ"), unless the question offers an
     # either-or or tells a situation ("mất …", "hỏng …") that several procedures may answer
     if not variant_markers(query) & SITUATIONS and not _EITHER_OR.search(fold_accents(text)):

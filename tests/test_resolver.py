@@ -341,3 +341,31 @@ def test_only_words_for_a_person_ask_for_one():
     from actions.resolver import asks_for_person
     assert asks_for_person("cho tôi gặp nhân viên") and asks_for_person("cho minh noi chuyen voi tong dai")
     assert not asks_for_person("cho nguoi lon") and not asks_for_person("cho người dưới 14 tuổi")
+
+
+def test_of_two_pending_options_that_fit_equally_the_search_decides():
+    from actions.state import PendingChoice
+    copy, contract = "2.000942", "2.001035"
+    state = ConversationState(choice=PendingChoice([copy, contract], "documents"))
+    search = StubSearch((contract, 0.86, 0.46), ("2.000913", 0.86, 0.37), (copy, 0.86, 0.31))
+    plan = run("lệ phí chứng thực hợp đồng tính thế nào", state=state, search=search, intent="ask_fee")
+    assert (plan.kind, codes(plan)) == ("answer", [contract])
+
+
+def test_levels_that_narrow_nothing_are_a_follow_up():
+    record_marriage = "2.002189"
+    state = ConversationState(current=record_marriage, aspect="fee")
+    plan = run("nop o xa hay o tinh", state=state, search=StubSearch((MARRIAGE, 0.6, 0.42)), intent="ask_where",
+               confidence=1.0)
+    assert (plan.kind, plan.aspect, codes(plan)) == ("answer", "where", [record_marriage])
+
+
+def test_a_name_negated_a_few_words_before_is_not_said():
+    from actions.resolver import said_verbatim
+    birth = CATALOGUE["1.001193"]
+    assert said_verbatim("làm giấy khai sinh cho ông", birth, True) >= 3
+    assert said_verbatim("ông chưa từng có giấy khai sinh", birth, True) == 0
+
+
+def test_how_many_days_said_with_hom():
+    assert parse("mất mấy hôm").aspect == "duration" and parse("mất mấy hôm").rest == ""
