@@ -124,6 +124,10 @@ def asks_for_person(text: str) -> bool:
     return bool(_PERSON_WORDS.search(normalize_query(text)))
 
 
+# how sure the NLU must be of an aspect intent for it to stand for an aspect phrase
+ASPECT_INTENT_MIN = 0.9
+
+
 def may_name(nlu_intent: str | None, nlu_confidence: float, search_confidence: float, t: Thresholds) -> bool:
     """THE rule: a procedure may be named only when the NLU and the search both are confident.
 
@@ -507,6 +511,22 @@ def verbatim_phrase(query: str, proc: Procedure, as_typed: bool) -> tuple[str, .
     return best
 
 
+def _variant_fits_better(winner: Hit, words: tuple[str, ...], near: list[Hit], as_typed: bool) -> bool:
+    """Whether a variant whose name extends the said name fits the question's other words as well or better.
+
+    "đăng kí kết hôn với anh người Hàn Quốc" says "đăng ký kết hôn", but "… có yếu tố nước ngoài"
+    explains more of its words.  When both explain as much ("còn đăng ký thường trú thì mất bao
+    lâu" against the joint birth-and-residence procedure), saying the name settles it.
+    """
+    said = f" {' '.join(words)} "
+    for h in near:
+        if h is winner or said not in f" {' '.join(_syl(short_name(h.name), not as_typed))} ":
+            continue
+        if h.confidence > winner.confidence + 0.05:
+            return True
+    return False
+
+
 def shared_by_name(words: tuple[str, ...], winner: Procedure, others: list[Procedure], as_typed: bool) -> bool:
     """Whether an alias the question said is only the common part of several procedures' names.
 
@@ -681,11 +701,16 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
     if said and hits[0].confidence < t.search_min:
         hits.remove(said[0])
         hits.insert(0, said[0])
+    # the NLU's sure reading of an aspect counts as asking it ("lấy ngay trong ngày đc ko hay phải chờ")
+    aspect_asked = bool(parsed.aspect) or (intent in INTENT_ASPECT and intent != "ask_procedure"
+                                           and intent_confidence >= ASPECT_INTENT_MIN)
     if hits and anchors and not may_name(intent, intent_confidence, hits[0].confidence, t):
         plan = _kin_search(hits, anchors, intent, intent_confidence, aspect, t)
-        if plan is not None:
+        # half the words of a sibling do not turn an aspect question ("làm trên VssID đc ko",
+        # "đóng tiền ở đâu") away from what is being discussed
+        if plan is not None and not (aspect_asked and (plan.confidence or 0) < t.search_min):
             return plan
-    if anchors and parsed.aspect and intent not in NOT_A_QUESTION and (
+    if anchors and aspect_asked and intent not in NOT_A_QUESTION and (
             not hits or not may_name(intent, intent_confidence, hits[0].confidence, t)):
         # an aspect asked with words that name nothing surely: about what is being discussed
         if len(anchors) > 1:
@@ -722,7 +747,8 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
         near = [h for h in hits if h.confidence >= max(t.search_min, top.confidence - 0.2)]
         said = [h for h in near if len(verbatim[h.code]) == longest]
         if longest and len(said) == 1 and not shared_by_name(
-                verbatim[said[0].code], said[0].procedure, [h.procedure for h in near], parsed.accented):
+                verbatim[said[0].code], said[0].procedure, [h.procedure for h in near], parsed.accented) \
+                and not _variant_fits_better(said[0], verbatim[said[0].code], near, parsed.accented):
             return Plan("answer", aspect, [said[0].procedure], hits=hits, confidence=said[0].confidence,
                         reason="names an alias verbatim")
     close = _close_candidates(hits, text, query, t)

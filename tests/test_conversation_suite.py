@@ -70,7 +70,7 @@ def test_a_valid_conversation_loads():
     [
         ({"colour": "red"}, "unknown key"),
         ({"category": "chitchat"}, "unknown category"),
-        ({"split": "dev"}, "split must be one of tune, test, heldout"),
+        ({"split": "dev"}, "split must be one of tune, test, heldout, blind2"),
         ({"turns": [{"user": "a", "expect_code": "1.001193"}] * 2}, "has 2 turns"),
         ({"turns": [{"user": "a", "expect_code": "1.001193"}] * 7}, "has 7 turns"),
         ({"turns": [{"user": "a", "expect_code": "9.999999"}] * 3}, "not in the curated catalogue: 9.999999"),

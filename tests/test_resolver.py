@@ -369,3 +369,23 @@ def test_a_name_negated_a_few_words_before_is_not_said():
 
 def test_how_many_days_said_with_hom():
     assert parse("mất mấy hôm").aspect == "duration" and parse("mất mấy hôm").rest == ""
+
+
+def test_a_variant_that_explains_more_of_the_question_beats_the_plain_name_said():
+    marriage_foreign = "2.000806"
+    search = StubSearch((marriage_foreign, 0.73, 0.47), (MARRIAGE, 0.6, 0.32))
+    plan = run("em gái tôi muốn đăng kí kết hôn với anh người Hàn Quốc, hồ sơ nộp ở đâu", search=search)
+    assert codes(plan)[:1] == [marriage_foreign]
+    # as much explained by both: the name said settles it
+    residence, joint = "1.004222", "2.000986"
+    search = StubSearch((residence, 0.8, 0.43), (joint, 0.8, 0.41))
+    plan = run("còn đăng ký thường trú thì mất bao lâu?", search=search, intent="ask_duration")
+    assert (plan.kind, codes(plan)) == ("answer", [residence])
+
+
+def test_an_aspect_question_is_not_turned_to_a_sibling_by_half_its_words():
+    bhyt_fix, land = "1.002759", "1.013833"
+    state = ConversationState(current=bhyt_fix, aspect="documents")
+    plan = run("lam tren VssID dc ko", state=state, search=StubSearch((land, 0.5, 0.25)), intent="ask_online",
+               confidence=1.0)
+    assert (plan.kind, codes(plan)) == ("answer", [bhyt_fix])
