@@ -210,13 +210,22 @@ class ActionHandoff(Action):
     def name(self) -> str:
         return "action_handoff"
 
+    @staticmethod
+    def on_phone(tracker: Tracker) -> bool:
+        """The voice gateway marks its turns with ``metadata.channel == "phone"``."""
+        last = tracker.get_last_event_for("user") or {}
+        return (last.get("metadata") or {}).get("channel") == "phone"
+
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict) -> list[EventType]:
         state = state_of(tracker)
         text = tracker.latest_message.get("text") or ""
         if state.choice is not None and (picks_an_option(text, state) or not asks_for_person(text)):
             # "cho người lớn" answers "which one?"; the NLU hears "người" and asks for a person
             return ActionAnswer().run(dispatcher, tracker, domain)
-        if not SETTINGS.desk_on_duty():
+        # a phone call keeps its transfer to the operator number (voice/): it never enters the chat desk
+        ticket = None if self.on_phone(tracker) else SETTINGS.desk_handoff(tracker.sender_id,
+                                                                           tracker.get_latest_input_channel() or "rest")
+        if ticket is None:  # no desk, nobody on duty, or the desk did not answer: never promise a person
             dispatcher.utter_message(
                 text=(f"Hiện chưa có tổng đài viên trực tuyến để nhận cuộc trò chuyện này. "
                       f"Anh/Chị vui lòng gọi {hotline_text()}; tôi vẫn có thể trả lời các câu hỏi về thủ tục."),
@@ -224,8 +233,10 @@ class ActionHandoff(Action):
                                      hotline_hours=SETTINGS.hotline_hours),
             )
             return state.cleared_question()
+        wait_min = max(1, round(float(ticket.get("wait_s") or 120) / 60))
         dispatcher.utter_message(
-            text=f"Tôi đang chuyển Anh/Chị tới tổng đài viên. Nếu chờ lâu, Anh/Chị gọi {hotline_text()} nhé.",
+            text=(f"Tôi đang chuyển Anh/Chị tới tổng đài viên, Anh/Chị vui lòng chờ trong giây lát. Nếu sau khoảng "
+                  f"{wait_min} phút chưa có ai nhận, tôi sẽ báo lại; Anh/Chị cũng có thể gọi {hotline_text()}."),
             json_message=payload(kind="handoff", handoff=True, hotline=SETTINGS.hotline,
                                  hotline_hours=SETTINGS.hotline_hours),
         )

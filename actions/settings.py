@@ -25,8 +25,11 @@ class Settings:
     max_options: int = 3
     pause_on_handoff: bool = os.environ.get("HANDOFF_PAUSE", "0") == "1"
     # live-agent desk: the bot says it transfers the citizen only when a desk is configured
-    # and reports someone on duty (GET {AGENT_DESK_URL}/status → {"agents_on_duty": n})
+    # and reports someone on duty (GET {AGENT_DESK_URL}/status → {"agents_on_duty": n}) and
+    # accepts the hand-off (POST {AGENT_DESK_URL}/handoff, see docs/desk.md); both calls carry
+    # "Authorization: Bearer $DESK_SECRET" (scripts/run.sh generates it into .run/secrets.env)
     agent_desk_url: str = os.environ.get("AGENT_DESK_URL", "")
+    desk_secret: str = os.environ.get("DESK_SECRET", "")
 
     @property
     def thresholds(self) -> Thresholds:
@@ -37,10 +40,32 @@ class Settings:
         if not self.agent_desk_url:
             return False
         try:
-            with urllib.request.urlopen(self.agent_desk_url.rstrip("/") + "/status", timeout=1.5) as resp:
-                return int(json.loads(resp.read()).get("agents_on_duty", 0)) > 0
+            return int(self._desk("GET", "status").get("agents_on_duty", 0)) > 0
         except (OSError, ValueError, TypeError, AttributeError):
             return False
+
+    def desk_handoff(self, sender_id: str, channel: str) -> dict | None:
+        """Queue the conversation at the desk; its answer when it accepted, else None (no desk, nobody, error).
+
+        The desk accepts only while an operator is on duty, so "I am transferring you" is said
+        only when a person will see the conversation (or the desk's timeout gives the hotline).
+        """
+        if not self.agent_desk_url:
+            return None
+        try:
+            answer = self._desk("POST", "handoff", {"sender_id": sender_id, "channel": channel or "rest"})
+        except (OSError, ValueError, TypeError, AttributeError):
+            return None
+        return answer if isinstance(answer, dict) and answer.get("accepted") is True else None
+
+    def _desk(self, method: str, path: str, body: dict | None = None) -> dict:
+        headers = {"Content-Type": "application/json"}
+        if self.desk_secret:
+            headers["Authorization"] = f"Bearer {self.desk_secret}"
+        req = urllib.request.Request(self.agent_desk_url.rstrip("/") + "/" + path, method=method, headers=headers,
+                                     data=json.dumps(body).encode("utf-8") if body is not None else None)
+        with urllib.request.urlopen(req, timeout=1.5) as resp:
+            return json.loads(resp.read())
 
 
 SETTINGS = Settings()

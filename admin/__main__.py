@@ -1,7 +1,8 @@
 """``python -m admin``: serve the admin web app, or create an admin account.
 
-    python -m admin create-admin USER [--role publisher|editor|viewer]   # asks for the password
+    python -m admin create-admin USER [--role publisher|editor|viewer|operator]   # asks for the password
     python -m admin serve [--host 127.0.0.1] [--port 8090]
+    python -m admin purge-records [--days N]   # delete conversation records older than N days (RECORDS_RETENTION_DAYS, 90)
 """
 
 from __future__ import annotations
@@ -18,15 +19,23 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("create-admin", help="tạo tài khoản quản trị (hoặc đặt lại mật khẩu)")
     c.add_argument("username")
-    c.add_argument("--role", default="publisher", choices=["publisher", "editor", "viewer"])
+    c.add_argument("--role", default="publisher", choices=["publisher", "editor", "viewer", "operator"])
     c.add_argument("--password-stdin", action="store_true", help="đọc mật khẩu từ stdin (cho kịch bản)")
     s = sub.add_parser("serve", help="chạy trang quản trị")
     s.add_argument("--host", default=os.environ.get("ADMIN_HOST", "127.0.0.1"))
     s.add_argument("--port", type=int, default=int(os.environ.get("ADMIN_PORT", "8090")))
+    p = sub.add_parser("purge-records", help="xoá bản ghi hội thoại cũ hơn thời hạn lưu (docs/analytics.md)")
+    p.add_argument("--days", type=int, default=None, help="thời hạn lưu, ngày (mặc định RECORDS_RETENTION_DAYS hoặc 90)")
     args = parser.parse_args(argv)
 
     from knowledge_base import publish
 
+    if args.cmd == "purge-records":
+        from admin import analytics_store
+
+        days = args.days if args.days is not None else analytics_store.retention_days()
+        print(f"Đã xoá {analytics_store.purge(days)} lượt hỏi cũ hơn {days} ngày.")
+        return 0
     if args.cmd == "create-admin":
         from admin import auth
 

@@ -3,7 +3,9 @@
 Server-rendered HTML (Sanic + Jinja2 with autoescaping), no JavaScript at
 all: it works in any browser a province's staff have, and nothing is loaded
 from a third-party host (a Content-Security-Policy forbids it).  Text from
-the catalogue or an upload is always escaped, never rendered as HTML.
+the catalogue or an upload is always escaped, never rendered as HTML.  The one
+exception to "no JavaScript" is the live-agent desk (admin/desk.py), whose pages
+allow one self-hosted polling script through their own policy.
 
 Every POST carries the session's CSRF token; every page checks the role.
 Publishing and rolling back run in a background thread of this process (its
@@ -29,7 +31,7 @@ from sanic import Request, Sanic, response
 from sanic.exceptions import NotFound, PayloadTooLarge
 from sqlalchemy import select
 
-from admin import auth, forms, upload
+from admin import analytics, auth, desk, forms, upload
 from knowledge_base import db, publish
 from knowledge_base.schema import Procedure
 
@@ -110,7 +112,7 @@ def create_app() -> Sanic:
 
     @app.on_response
     async def _headers(request: Request, resp: response.HTTPResponse) -> None:
-        resp.headers["Content-Security-Policy"] = CSP
+        resp.headers.setdefault("Content-Security-Policy", CSP)  # the desk pages allow their own script
         resp.headers["X-Content-Type-Options"] = "nosniff"
         resp.headers["Referrer-Policy"] = "same-origin"
         resp.headers.setdefault("Cache-Control", "no-store")
@@ -123,6 +125,9 @@ def create_app() -> Sanic:
     @app.exception(NotFound)
     async def _not_found(request: Request, exc: Exception) -> response.HTTPResponse:
         return render("error.html", status=404, user=user_of(request), title="Không tìm thấy", message="Trang không tồn tại.")
+
+    desk.register(app)
+    analytics.register(app)
 
     @app.get("/", name="root")
     @app.get(PREFIX, name="admin_root")

@@ -27,13 +27,15 @@ from sqlalchemy import delete, func, select
 
 from knowledge_base import db
 
-ROLES = ("viewer", "editor", "publisher")
-ROLE_NAMES = {"viewer": "Người xem", "editor": "Biên tập viên", "publisher": "Người xuất bản"}
-# What each role may do; a publisher also edits (a small province may have one person doing both).
+ROLES = ("viewer", "editor", "publisher", "operator")
+ROLE_NAMES = {"viewer": "Người xem", "editor": "Biên tập viên", "publisher": "Người xuất bản", "operator": "Tổng đài viên"}
+# What each role may do; a publisher also edits (a small province may have one person doing both)
+# and may stand in at the live-agent desk (admin/desk.py); an operator reads the catalogue to answer.
 PERMISSIONS = {
     "viewer": {"read"},
     "editor": {"read", "edit"},
-    "publisher": {"read", "edit", "publish"},
+    "publisher": {"read", "edit", "publish", "desk"},
+    "operator": {"read", "desk"},
 }
 SESSION_HOURS = float(os.environ.get("ADMIN_SESSION_HOURS", "8"))
 MAX_FAILURES = int(os.environ.get("ADMIN_LOGIN_MAX_FAILURES", "5"))  # per user name

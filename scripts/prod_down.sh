@@ -13,9 +13,12 @@ stop_pid() {  # name pid: TERM to its process group (setsid), KILL after 20 s
   if kill -0 "$pid" 2>/dev/null; then kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null; fi
   echo "==> stopped $name"
 }
-for name in nginx rasa1 rasa2 rasa3 rasa4 admin voice actions1 actions2 actions3 actions4; do
-  f="$PROD_DIR/pids/$name.pid"
+# nginx first (no new turns), then Rasa, then what Rasa calls; any number of replicas.
+shopt -s nullglob
+for f in "$PROD_DIR"/pids/nginx.pid "$PROD_DIR"/pids/rasa*.pid "$PROD_DIR"/pids/admin.pid "$PROD_DIR"/pids/voice.pid \
+         "$PROD_DIR"/pids/actions*.pid; do
   [ -f "$f" ] || continue
+  name="$(basename "$f" .pid)"
   stop_pid "$name" "$(cat "$f")"
   rm -f "$f"
 done

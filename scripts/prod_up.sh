@@ -6,6 +6,8 @@
 # Data, logs, pid files and secrets live in .run/prod/ (PROD_DIR). Stop: scripts/prod_down.sh.
 #   PROD_HTTP_PORT (8080)  PROD_PG_PORT (55433)  PROD_REDIS_PORT (56379)
 #   PROD_RASA_PORTS ("5006 5007")  PROD_ACTIONS_PORTS ("5056 5057")  PROD_ACTIONS_LB_PORT (5060)
+#   RASA_REPLICAS / ACTIONS_REPLICAS (2): how many, on consecutive ports, when the ports are not listed
+# Run it again to restart any process that has died (the others are left as they are).
 #   PROD_ADMIN=1 / PROD_VOICE=1 also start the admin web app / the phone gateway behind nginx.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,8 +16,10 @@ PROD_DIR="${PROD_DIR:-$REPO/.run/prod}"
 HTTP_PORT="${PROD_HTTP_PORT:-8080}"
 PG_PORT="${PROD_PG_PORT:-55433}"
 REDIS_PORT="${PROD_REDIS_PORT:-56379}"
-read -r -a RASA_PORTS <<< "${PROD_RASA_PORTS:-5006 5007}"
-read -r -a ACTIONS_PORTS <<< "${PROD_ACTIONS_PORTS:-5056 5057}"
+# How many: RASA_REPLICAS / ACTIONS_REPLICAS (2 each) on consecutive ports, or the ports listed.
+seq_ports() { seq "$1" $(( $1 + $2 - 1 )) | tr '\n' ' '; }
+read -r -a RASA_PORTS <<< "${PROD_RASA_PORTS:-$(seq_ports 5006 "${RASA_REPLICAS:-2}")}"
+read -r -a ACTIONS_PORTS <<< "${PROD_ACTIONS_PORTS:-$(seq_ports 5056 "${ACTIONS_REPLICAS:-2}")}"
 ACTIONS_LB_PORT="${PROD_ACTIONS_LB_PORT:-5060}"
 ADMIN_PORT="${PROD_ADMIN_PORT:-8090}"
 VOICE_PORT="${PROD_VOICE_PORT:-8088}"
@@ -120,6 +124,11 @@ start() {  # name entrypoint VAR=value...
 for i in "${!ACTIONS_PORTS[@]}"; do
   start "actions$((i + 1))" actions.sh ACTIONS_HOST=127.0.0.1 ACTIONS_PORT="${ACTIONS_PORTS[$i]}"
 done
+# The Rasa servers record turns (bot/endpoints.prod.yml, event_broker) into this PostgreSQL, the
+# catalogue's database too: its schema (Alembic, knowledge_base/migrations) is upgraded first.
+export KB_DATABASE_URL="${KB_DATABASE_URL:-postgresql+psycopg://$DB_USER:$DB_PASSWORD@127.0.0.1:$PG_PORT/$DB_NAME}"
+.venv-ml/bin/python -c 'from knowledge_base import db; db.upgrade()' > "$PROD_DIR/logs/db-upgrade.log" 2>&1 \
+  || { tail -20 "$PROD_DIR/logs/db-upgrade.log" >&2; exit 1; }
 for i in "${!RASA_PORTS[@]}"; do
   start "rasa$((i + 1))" rasa.sh RASA_HOST=127.0.0.1 RASA_PORT="${RASA_PORTS[$i]}"
 done

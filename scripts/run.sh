@@ -20,9 +20,14 @@ trap cleanup EXIT INT TERM
 if [ ! -f .run/secrets.env ]; then
   (umask 077; .venv-ml/bin/python -c 'import secrets; print(f"ACTION_SERVER_TOKEN={secrets.token_urlsafe(24)}\nRASA_AUTH_TOKEN={secrets.token_urlsafe(24)}")' > .run/secrets.env)
 fi
+# DESK_SECRET (the action server -> live-agent desk hand-off hook, docs/desk.md) is added to an older file.
+grep -q '^DESK_SECRET=' .run/secrets.env || (umask 077; .venv-ml/bin/python -c 'import secrets; print(f"DESK_SECRET={secrets.token_urlsafe(24)}")' >> .run/secrets.env)
 while IFS='=' read -r key value; do
   [ -n "${!key:-}" ] || export "$key=$value"
 done < .run/secrets.env
+# The live-agent desk lives in the admin app; the bot pauses for a hand-off and the desk resumes it.
+export AGENT_DESK_URL="${AGENT_DESK_URL-http://127.0.0.1:$ADMIN_PORT/admin/desk/api}" HANDOFF_PAUSE="${HANDOFF_PAUSE:-1}"
+export RASA_URL="${RASA_URL:-http://127.0.0.1:$RASA_PORT}"
 echo "==> starting the action server on 127.0.0.1:$ACTIONS_PORT (log: .run/actions.log)"
 .venv-ml/bin/python -m actions.server --port "$ACTIONS_PORT" > .run/actions.log 2>&1 &
 pids+=($!)
@@ -59,6 +64,7 @@ Trợ lý đã sẵn sàng.
     Nhúng vào cổng của tỉnh: <script src="http://127.0.0.1:$RASA_PORT/widget/widget.js" async></script>
     (trang ở tên miền khác: đặt WIDGET_ALLOWED_ORIGINS=https://cong.tinh.gov.vn, xem docs/widget.md)
   - Trang quản trị danh mục: http://127.0.0.1:$ADMIN_PORT/admin/
+    Bàn tổng đài viên (chuyển công dân cho người thật): http://127.0.0.1:$ADMIN_PORT/admin/desk (docs/desk.md)
     (tài khoản đầu tiên: .venv-ml/bin/python -m admin create-admin TEN_DANG_NHAP; xem docs/admin.md)
   - API HTTP của Rasa cần khoá RASA_AUTH_TOKEN (trong .run/secrets.env): ?token=...
 Ctrl-C để dừng.

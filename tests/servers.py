@@ -45,9 +45,11 @@ class Servers:
     """Both servers as subprocesses, exactly as `make run` starts them."""
 
     def __init__(self, workdir: Path, credentials: Path | None = None, env: dict[str, str] | None = None,
-                 rasa_args: list[str] | None = None) -> None:
+                 rasa_args: list[str] | None = None, records_url: str | None = None) -> None:
         """``credentials``: a credentials.yml other than bot/credentials.yml; ``env``: extra
-        environment for both servers; ``rasa_args``: extra ``rasa run`` arguments (e.g. --cors)."""
+        environment for both servers; ``rasa_args``: extra ``rasa run`` arguments (e.g. --cors);
+        ``records_url``: record turns there with the event broker (bot/brokers/recording.py)."""
+        self.records_url = records_url
         self.workdir = workdir
         self.rasa_port = free_port()
         self.actions_port = free_port()
@@ -74,6 +76,10 @@ class Servers:
         self.env.setdefault("ACTION_SERVER_TOKEN", secrets.token_urlsafe(16))
         self.endpoints.write_text(f'action_endpoint:\n  url: "http://127.0.0.1:{self.actions_port}/webhook"\n'
                                   f'  token: "{self.env["ACTION_SERVER_TOKEN"]}"\n')
+        if self.records_url:
+            with self.endpoints.open("a") as f:
+                f.write(f'event_broker:\n  type: brokers.recording.ConversationRecorder\n  url: "{self.records_url}"\n'
+                        'tracker_store:\n  type: brokers.tracker_store.StreamingInMemoryTrackerStore\n')
         alog = self.workdir / "actions.log"
         self.procs.append(subprocess.Popen(
             [str(REPO / ".venv-ml/bin/python"), "-m", "actions.server", "--port", str(self.actions_port)],

@@ -8,6 +8,8 @@ sentence came from.  This channel keeps one message per bot utterance with
 source_url, kind, facts, hotline…; nulls where a field does not apply).  It also answers bad requests clearly instead of
 passing them to the dialogue engine: invalid JSON and a missing sender get a
 400, an empty message gets a polite reply, and very long messages are cut.
+Messages sent outside a turn (an operator at the live-agent desk) wait in
+``OUT_OF_TURN`` and come back with the citizen's next request (docs/desk.md).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from asyncio import CancelledError
+from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, List
 
 import structlog
@@ -87,12 +90,56 @@ class StructuredCollectingOutputChannel(CollectingOutputChannel):
         await self._persist_message(out)
 
 
+class OutOfTurnQueue:
+    """Messages for REST conversations sent outside a turn (the live-agent desk's operator replies).
+
+    REST is request/response, so such a message waits here and comes back at the head of the
+    citizen's next response (a request with an empty ``message`` only collects them).  Bounded:
+    at most ``MAX_QUEUED`` messages per sender and ``MAX_SENDERS`` senders, oldest dropped.
+    In memory of one Rasa process: see docs/desk.md for several processes.
+    """
+
+    MAX_QUEUED = 50
+    MAX_SENDERS = 10000
+
+    def __init__(self) -> None:
+        self._items: OrderedDict[str, List[Dict[str, Any]]] = OrderedDict()
+
+    def put(self, sender: str, message: Dict[str, Any]) -> None:
+        items = self._items.setdefault(sender, [])
+        items.append(message)
+        del items[: -self.MAX_QUEUED]
+        self._items.move_to_end(sender)
+        while len(self._items) > self.MAX_SENDERS:
+            self._items.popitem(last=False)
+
+    def take(self, sender: str) -> List[Dict[str, Any]]:
+        return self._items.pop(sender, [])
+
+
+OUT_OF_TURN = OutOfTurnQueue()
+
+
+class QueuedRestOutput(StructuredCollectingOutputChannel):
+    """Rasa's ``output_channel=rest``: the structured message goes to :data:`OUT_OF_TURN`."""
+
+    @classmethod
+    def name(cls) -> str:
+        return "rest"
+
+    async def _persist_message(self, message: Dict[str, Any]) -> None:
+        OUT_OF_TURN.put(str(message.get("recipient_id")), message)
+
+
 class StructuredRestInput(RestInput):
     """``/webhooks/rest/webhook`` with structured messages and input validation."""
 
     @classmethod
     def name(cls) -> str:
         return "rest"
+
+    def get_output_channel(self) -> QueuedRestOutput:
+        return QueuedRestOutput()
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         webhook = Blueprint("structured_rest_webhook", __name__)
@@ -116,6 +163,9 @@ class StructuredRestInput(RestInput):
             if text is not None and not isinstance(text, str):
                 return response.json({"error": "Trường 'message' phải là chuỗi văn bản"}, status=400)
             text = (text or "").strip()
+            queued = OUT_OF_TURN.take(sender)
+            if not text and queued:
+                return response.json(queued)
             if not text:
                 return response.json(
                     [{
@@ -135,9 +185,9 @@ class StructuredRestInput(RestInput):
                 logger.error("rest.message.received.timeout", sender=mask_pii(sender))
             except Exception:
                 logger.exception("rest.message.received.failure", sender=mask_pii(sender))
-            return response.json(collector.messages)
+            return response.json(queued + collector.messages)
 
         return webhook
 
 
-__all__: List[str] = ["StructuredRestInput", "StructuredCollectingOutputChannel"]
+__all__: List[str] = ["StructuredRestInput", "StructuredCollectingOutputChannel", "QueuedRestOutput", "OUT_OF_TURN"]

@@ -143,7 +143,9 @@ class WidgetSocketIOOutput(OutputChannel):
     def name(cls) -> str:
         return "socketio"
 
-    def __init__(self, sio: AsyncServer, bot_message_evt: str, room: str) -> None:
+    def __init__(self, sio: AsyncServer, bot_message_evt: str, room: str | None) -> None:
+        """``room``: the session's room; None sends to the room named by each message's recipient
+        (the session id), which is how messages sent outside a turn (the live-agent desk) arrive."""
         self.sio = sio
         self.bot_message_evt = bot_message_evt
         self.room = room
@@ -163,7 +165,7 @@ class WidgetSocketIOOutput(OutputChannel):
         if message.get("attachment"):
             out["attachment"] = message["attachment"]
         out["custom"] = structured_payload(message.get("custom"))
-        await self.sio.emit(self.bot_message_evt, out, room=self.room)
+        await self.sio.emit(self.bot_message_evt, out, room=self.room or recipient_id)
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self.send_response(recipient_id, {"text": text})
@@ -232,7 +234,11 @@ class WidgetSocketIOInput(SocketIOInput):
         return "/widget"
 
     def get_output_channel(self) -> OutputChannel | None:
-        return None  # replies need the session's room, known only per message
+        """Messages sent outside a turn (Rasa's ``output_channel=socketio``, used by the live-agent
+        desk): with session persistence the room is the session id, which is the recipient id."""
+        if self.sio is None or not self.session_persistence:
+            return None
+        return WidgetSocketIOOutput(self.sio, self.bot_message_evt, None)
 
     def origin_allowed(self, origin: str | None, environ: Dict[str, Any]) -> bool:
         """engine.io's origin check: same origin, or one listed in WIDGET_ALLOWED_ORIGINS."""

@@ -1,0 +1,1 @@
+"""Rasa event brokers: ``recording.ConversationRecorder`` keeps masked turn records for the analytics."""
