@@ -575,9 +575,13 @@ def _close_candidates(hits: list[Hit], text: str, query: str, t: Thresholds) -> 
     variant_asked = bool(variant_markers(query)) and not variant_markers(short_name(top.name))
     # "sổ đỏ cần giấy tờ gì": no verb, no variant: a family question, equally about its members
     family_question = not variant_markers(query) and not ACTION_VERBS.search(fold_accents(normalize_query(text)))
+    # as good a match that adds no variant the question leaves unsaid, behind a top that adds one
+    # ("làm thẻ căn cước": the ordinary card, whatever the fused scores of "cấp đổi"/"cấp lại")
+    top_extra = _unmentioned_variants(short_name(top.name), query)
     opens = [
         h for h in rest
         if gap(h) <= t.ambiguity_gap or (same_words(h) and gap(h) <= (0.3 if family_question else 0.15))
+        or (same_words(h) and _unmentioned_variants(short_name(h.name), query) < top_extra)
         or (either_or and h.procedure in kin and h.confidence >= top.confidence - 0.25)
         or (variant_asked and variant_markers(short_name(h.name)) and h.confidence >= top.confidence - 0.2
             and gap(h) <= 0.35)
