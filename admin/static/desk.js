@@ -4,6 +4,11 @@
   "use strict";
   var POLL_MS = 1000;
   var NAMES = { citizen: "Công dân", bot: "Trợ lý", operator: "Tổng đài viên" };
+  // A form posting normally (take, close, on duty) is leaving the page: a poll that sees the status
+  // it just changed must not reload over the form's own redirect. Runs after the reply form's own
+  // handler, which posts with fetch and cancels the normal submission.
+  var leaving = false;
+  document.addEventListener("submit", function (ev) { if (!ev.defaultPrevented) leaving = true; });
 
   function getJSON(url) {
     return fetch(url, { credentials: "same-origin", headers: { "X-Requested-With": "desk" } })
@@ -17,7 +22,7 @@
     var tick = function () {
       getJSON(queue.dataset.poll).then(function (data) {
         var sig = JSON.stringify(data.open.map(function (t) { return [t.id, t.status]; })) + data.on_duty;
-        if (signature !== null && sig !== signature) location.reload();
+        if (signature !== null && sig !== signature && !leaving) location.reload();
         signature = sig;
         var n = document.querySelector('[data-testid="agents-on-duty"]');
         if (n) n.textContent = String(data.agents_on_duty);
@@ -54,7 +59,7 @@
           li.scrollIntoView({ block: "nearest" });
         });
         log.dataset.n = String(data.n);
-        if (data.status !== log.dataset.status) location.reload();
+        if (data.status !== log.dataset.status && !leaving) location.reload();
       }).catch(function () { /* the next poll retries */ }).finally(function () { busy = false; });
     };
     setInterval(poll, POLL_MS);
