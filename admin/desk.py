@@ -31,7 +31,7 @@ from typing import Any
 from sanic import Request, Sanic, response
 from sanic.exceptions import NotFound
 
-from admin import desk_rasa, desk_store
+from admin import auth, desk_rasa, desk_store
 from admin.desk_rasa import RasaError
 from admin.desk_store import Ticket
 from knowledge_base import db
@@ -138,6 +138,13 @@ def register(app: Sanic) -> None:  # noqa: C901 - one closure per route, like ad
                               message=error)
         return response.redirect(where)
 
+    def posting(request: Request, what: str) -> tuple[auth.CurrentUser | None, response.HTTPResponse | None]:
+        """The desk permission and the form's CSRF token, checked once for every desk form."""
+        user, refuse = web.need(request, "desk", what)
+        if refuse is None and user is not None and not web.csrf_ok(request, user):
+            refuse = web.csrf_failed(user)
+        return user, refuse
+
     def ticket_or_404(ticket_id: int) -> Ticket:
         t = desk_store.get(ticket_id)
         if t is None:
@@ -215,12 +222,10 @@ def register(app: Sanic) -> None:  # noqa: C901 - one closure per route, like ad
 
     @app.post(f"{PREFIX}/duty")
     async def duty_post(request: Request) -> response.HTTPResponse:
-        user, refuse = web.need(request, "desk", "nhận trực")
+        user, refuse = posting(request, "nhận trực")
         if refuse:
             return refuse
         assert user is not None
-        if not web.csrf_ok(request, user):
-            return web.csrf_failed(user)
         on = web.form_dict(request).get("on") == "1"
         desk_store.set_duty(user.id, on)
         with db.session() as s:
@@ -261,12 +266,10 @@ def register(app: Sanic) -> None:  # noqa: C901 - one closure per route, like ad
 
     @app.post(f"{PREFIX}/c/<ticket_id:int>/take")
     async def take_post(request: Request, ticket_id: int) -> response.HTTPResponse:
-        user, refuse = web.need(request, "desk", "nhận cuộc trò chuyện")
+        user, refuse = posting(request, "nhận cuộc trò chuyện")
         if refuse:
             return refuse
         assert user is not None
-        if not web.csrf_ok(request, user):
-            return web.csrf_failed(user)
         t = ticket_or_404(ticket_id)
         if not desk_store.take(t.id, user.username):
             return done(request, "", "Cuộc trò chuyện đã có người nhận hoặc đã kết thúc.", 409)
@@ -281,12 +284,10 @@ def register(app: Sanic) -> None:  # noqa: C901 - one closure per route, like ad
 
     @app.post(f"{PREFIX}/c/<ticket_id:int>/reply")
     async def reply_post(request: Request, ticket_id: int) -> response.HTTPResponse:
-        user, refuse = web.need(request, "desk", "trả lời công dân")
+        user, refuse = posting(request, "trả lời công dân")
         if refuse:
             return refuse
         assert user is not None
-        if not web.csrf_ok(request, user):
-            return web.csrf_failed(user)
         t = ticket_or_404(ticket_id)
         text = (web.form_dict(request).get("text") or "").strip()
         if t.status != desk_store.TAKEN or t.taken_by != user.username:
@@ -303,12 +304,10 @@ def register(app: Sanic) -> None:  # noqa: C901 - one closure per route, like ad
 
     @app.post(f"{PREFIX}/c/<ticket_id:int>/close")
     async def close_post(request: Request, ticket_id: int) -> response.HTTPResponse:
-        user, refuse = web.need(request, "desk", "kết thúc cuộc trò chuyện")
+        user, refuse = posting(request, "kết thúc cuộc trò chuyện")
         if refuse:
             return refuse
         assert user is not None
-        if not web.csrf_ok(request, user):
-            return web.csrf_failed(user)
         t = ticket_or_404(ticket_id)
         if not desk_store.close(t.id, user.username):
             return done(request, "", "Chỉ tổng đài viên đang giữ cuộc trò chuyện mới kết thúc được.", 409)
