@@ -68,6 +68,11 @@ SITUATIONS = frozenset({"mất", "hỏng", "hư", "mat", "hong", "hu"})
 ACTION_VERBS = re.compile(r"(?<!\w)(lam|xin|cap|dang ky|dk|di lam|muon lam|nop)(?!\w)")
 
 _EITHER_OR = re.compile(r"(?<!\w)(hay|hoac)(?!\w)")
+# "hộ kinh doanh NHÀ TÔI", "công ty CỦA MÌNH": the citizen already has it, so establishing one
+# ("thành lập") is not what is asked, unless the words ask for it ("đăng ký", "mở", "mới").
+_OWNED = re.compile(r"(?<!\w)(?:nha|cua|cua gia dinh|gia dinh) (?:toi|minh|em|chung toi)(?!\w)")
+_ESTABLISH_ASKED = re.compile(r"(?<!\w)(?:dang ky|dk|thanh lap|lap|mo|moi)(?!\w)")
+_ESTABLISH = re.compile(r"(?<!\w)thanh lap(?!\w)")
 
 _ORDINAL_ACCENTED = dict(ORDINAL_WORDS)  # one table of number words: vntext.numbers
 _ORDINAL_WORDS = {fold_accents(w): n for w, n in ORDINAL_WORDS.items()}
@@ -557,6 +562,12 @@ def kin_of(anchors: list[Procedure], procs: list[Procedure]) -> list[Procedure]:
     return [p for p in procs if core_bigrams(p) & cores]
 
 
+def owns_already(text: str) -> bool:
+    """The citizen speaks of something they have ("hộ kinh doanh nhà tôi đang bán"), not of founding it."""
+    folded = fold_accents(normalize_query(text))
+    return bool(_OWNED.search(folded)) and not _ESTABLISH_ASKED.search(folded)
+
+
 def _close_candidates(hits: list[Hit], text: str, query: str, t: Thresholds) -> list[Hit]:
     """Hits after the top one that leave the question open; [] when the search is decisive.
 
@@ -692,6 +703,13 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
     # a situation ("mất giấy khai sinh") has several answers, some ranked low by the search
     situation = bool(variant_markers(query) & SITUATIONS)
     hits = [h for h in searcher.search(query, k=8 if situation else 5) if h.code in catalogue]
+    owned_kin: list[Hit] = []  # what can be done with something the citizen already has
+    if owns_already(text):
+        founding = [h for h in hits if _ESTABLISH.search(fold_accents(h.name))]
+        hits = [h for h in hits if h not in founding]
+        if founding:
+            cores = core_bigrams(founding[0].procedure)
+            owned_kin = [h for h in hits if core_bigrams(h.procedure) & cores]
     if parsed.accented:  # diacritics are evidence: confidence as typed, and rank by it first
         for h in hits:
             h.confidence = min(h.confidence, name_confidence(query, h.procedure, as_typed=True))
@@ -720,6 +738,12 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
         if len(anchors) > 1:
             return Plan("answer_all", aspect, anchors, reason="aspect of pending choice, unsure words")
         return Plan("answer", aspect, anchors, reason="follow-up on current, unsure words")
+    if len(owned_kin) > 1 and not may_name(intent, intent_confidence, hits[0].confidence, t) \
+            and intent not in NOT_A_QUESTION:
+        # "hộ kinh doanh nhà tôi đang bán": which of the things done with one is meant
+        options = owned_kin[: t.max_options]
+        return Plan("choose", aspect, [h.procedure for h in options], hits=options,
+                    confidence=options[0].confidence, reason="something the citizen has: which procedure")
     if not hits or not may_name(intent, intent_confidence, hits[0].confidence, t):
         # a question the bot could not place while a procedure was being discussed may have
         # been about another one: later follow-ups must not be answered for the old one

@@ -397,3 +397,15 @@ def test_the_ordinary_card_whatever_the_fused_scores_of_its_variants():
     search = StubSearch((exchange, 1.0, 0.425), (reissue, 1.0, 0.358), (card, 1.0, 0.347), (child, 1.0, 0.293))
     plan = run("lam the can cuoc mat bao lau", search=search, intent="ask_duration", confidence=1.0)
     assert (plan.kind, plan.aspect, codes(plan)) == ("answer", "duration", [card])
+
+
+def test_something_the_citizen_has_is_not_founded_again():
+    # "hộ kinh doanh NHÀ TÔI": the business exists, so its establishment is not an answer; what
+    # can be done with it is asked back
+    found, stop, pause = "1.001612", "1.001266", "1.001570"
+    search = StubSearch((found, 0.71, 0.46), (stop, 0.57, 0.37), (pause, 0.43, 0.31))
+    plan = run("hộ kinh doanh nhà tôi đang bán, giờ cần làm thủ tục gì ở phường", search=search)
+    assert plan.kind == "choose" and set(codes(plan)) == {stop, pause}
+    # words that ask to found one keep the establishment
+    plan = run("nhà tôi muốn đăng ký hộ kinh doanh", search=StubSearch((found, 1.0, 0.46), (stop, 0.3, 0.2)))
+    assert codes(plan) == [found]
