@@ -68,6 +68,8 @@ SITUATIONS = frozenset({"mất", "hỏng", "hư", "mat", "hong", "hu"})
 ACTION_VERBS = re.compile(r"(?<!\w)(lam|xin|cap|dang ky|dk|di lam|muon lam|nop)(?!\w)")
 
 _EITHER_OR = re.compile(r"(?<!\w)(hay|hoac)(?!\w)")
+_THAT_ONE = re.compile(r"(?<!\w)(?:đó|do|này|nay|ấy|ay)(?=\s*(?:bao nhiêu|bao nhieu|bn|hết|het|mất|mat|thì|thi|$))")
+_NEW_ONE = re.compile(r"(?<!\w)(?:lam|cap|xin) \w+(?: \w+)? moi(?!\w)")
 # "hộ kinh doanh NHÀ TÔI", "công ty CỦA MÌNH": the citizen already has it, so establishing one
 # ("thành lập") is not what is asked, unless the words ask for it ("đăng ký", "mở", "mới").
 _OWNED = re.compile(r"(?<!\w)(?:nha|cua|cua gia dinh|gia dinh) (?:toi|minh|em|chung toi)(?!\w)")
@@ -243,6 +245,9 @@ COUNTS = frozenset("mot hai ba bon nam sau bay tam chin muoi tram nghin trieu tr
 
 # Where things are done: in a follow-up ("làm ở công an phường hay ở đâu") they name no procedure.
 _PLACES = re.compile(r"(?<!\w)(cong an|uy ban|ubnd|phuong|quan|xa|huyen|tinh|bo phan mot cua|mot cua|trung tam)(?!\w)")
+# "phường NƠI MÌNH ĐĂNG KÝ THƯỜNG TRÚ", "chỗ đang ở": where the citizen lives, not a procedure's name
+_WHERE_ONE_LIVES = re.compile(r"(?<!\w)(?:noi|cho|o) (?:(?:minh|toi|em|nha minh|nha toi) )?(?:(?:dang ky|dk|dang) )?"
+                              r"(?:thuong tru|tam tru|cu tru|o|song)(?!\w)")
 
 
 def record_words(proc: Procedure) -> set[str]:
@@ -262,9 +267,10 @@ def names_nothing_else(parsed: Parsed, anchors: list[Procedure]) -> bool:
     too little to switch procedures on; or every such word is in the record of the procedure(s)
     being discussed ("công an phường", "xã hay tỉnh", "ủy ban").
     """
-    if lexicon.matches(parsed.rest):  # "bằng lái", "sổ đỏ": a colloquial name is a name
+    rest = _WHERE_ONE_LIVES.sub(" ", parsed.rest)
+    if lexicon.matches(rest):  # "bằng lái", "sổ đỏ": a colloquial name is a name
         return False
-    rest = _PLACES.sub(" ", f" {parsed.rest} ")
+    rest = _PLACES.sub(" ", f" {rest} ")
     content = [w for w in rest.split() if w not in QUALIFIERS and w not in COUNTS and not w.isdigit()]
     if len(content) <= 1:
         return True
@@ -395,15 +401,18 @@ def resolve(
     # 3b. an aspect with words around it that name no other procedure ("lấy được", "công an phường
     #     hay ở đâu", "theo nghị định nào"): still about the current procedure or the pending choice
     anchors = options or ([current] if current else [])
-    if parsed.aspect and anchors and parsed.rest and not only_qualifiers(parsed) \
+    # the NLU's sure reading of an aspect counts as asking it ("có phải làm ở phường … không")
+    sure_aspect = parsed.aspect or (aspect if intent in INTENT_ASPECT and intent != "ask_procedure"
+                                    and intent_confidence >= ASPECT_INTENT_MIN else None)
+    if sure_aspect and anchors and parsed.rest and not only_qualifiers(parsed) \
             and intent not in NOT_A_QUESTION and names_nothing_else(parsed, anchors):
         if options:
             i = option_by_words(text, parsed, options)
             if i is not None:
-                return Plan("answer", parsed.aspect, [options[i]], reason="choice by words, new aspect")
-            return Plan("answer_all" if len(options) > 1 else "answer", parsed.aspect, options,
+                return Plan("answer", sure_aspect, [options[i]], reason="choice by words, new aspect")
+            return Plan("answer_all" if len(options) > 1 else "answer", sure_aspect, options,
                         reason="aspect of pending choice, with other words")
-        return Plan("answer", parsed.aspect, [current], reason="follow-up on current, with other words")
+        return Plan("answer", sure_aspect, [current], reason="follow-up on current, with other words")
 
     # 4. qualifiers only: narrow within the current family first
     if anchors and only_qualifiers(parsed):
@@ -415,6 +424,12 @@ def resolve(
             if len(anchors) > 1:
                 return Plan("answer_all", aspect, anchors, reason="aspect of pending choice, with qualifiers")
             return Plan("answer", aspect, anchors, reason="follow-up on current, with qualifiers")
+
+    # 4b. nothing being discussed and nothing but qualifiers besides the aspect ("cho bé làm có mất
+    #     tiền không"): no word names a procedure, so none may be named
+    if not anchors and sure_aspect and parsed.rest and intent not in NOT_A_QUESTION \
+            and all(w in QUALIFIERS for w in parsed.rest.split()) and not lexicon.matches(parsed.rest):
+        return Plan("fallback", sure_aspect, reason="aspect without a procedure, only qualifiers")
 
     # 5. the whole catalogue
     explicit = aspect
@@ -756,10 +771,16 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
     # ("còn lệ phí hộ chiếu thì sao" while talking about the passport)
     rank = {h.code: i for i, h in enumerate(sorted(hits, key=lambda h: -h.score))}
     fitting = []
+    # "văn bản ĐÓ", "cái NÀY": the thing being discussed ("do" folded, as the last word said)
+    this_one = _THAT_ONE.sub(" ", query) if parsed.rest.split()[-1:] in (["do"], ["nay"], ["ay"]) else query
+    wants_new = bool(_NEW_ONE.search(fold_accents(normalize_query(text))))
     for proc in anchors:
         if adds_variant(query, proc):  # "hộ chiếu cũ bị MẤT" is not the passport itself
             continue
-        fit = name_confidence(query, proc, as_typed=parsed.accented)
+        if wants_new and _unmentioned_variants(short_name(proc.name), query) \
+                > _unmentioned_variants(short_name(top.name), query):
+            continue  # "xong rồi làm hộ chiếu MỚI" after reporting it lost: the passport itself
+        fit = name_confidence(this_one, proc, as_typed=parsed.accented)
         if fit >= top.confidence - 0.01 and fit >= t.search_min:
             fitting.append((fit, proc))
     if fitting:

@@ -409,3 +409,36 @@ def test_something_the_citizen_has_is_not_founded_again():
     # words that ask to found one keep the establishment
     plan = run("nhà tôi muốn đăng ký hộ kinh doanh", search=StubSearch((found, 1.0, 0.46), (stop, 0.3, 0.2)))
     assert codes(plan) == [found]
+
+
+PASSPORT, PASSPORT_LOST = "1.001456", "1.010386"
+COPY_CERT, ESTATE_SPLIT = "2.000815", "2.001406"
+
+
+def test_that_one_is_the_current_procedure():
+    # "văn bản ĐÓ" (folded "do") points at what is being discussed, not at "… văn bản DO cơ quan …"
+    search = StubSearch((COPY_CERT, 1.0, 0.37), (ESTATE_SPLIT, 0.75, 0.26))
+    plan = run("phi chung thuc van ban do bn", ConversationState(current=ESTATE_SPLIT), search, intent="ask_fee")
+    assert codes(plan) == [ESTATE_SPLIT]
+    # "do" inside the words is not "that one"
+    plan = run("chung thuc van ban do co quan cap", ConversationState(current=ESTATE_SPLIT), search)
+    assert codes(plan) == [COPY_CERT]
+
+
+def test_a_new_one_after_reporting_the_loss_is_the_procedure_itself():
+    search = StubSearch((PASSPORT, 0.67, 0.46), (PASSPORT_LOST, 0.67, 0.37))
+    plan = run("xong r lam ho chieu moi thi can j", ConversationState(current=PASSPORT_LOST), search)
+    assert codes(plan) == [PASSPORT]
+
+
+def test_where_one_lives_names_no_procedure():
+    search = StubSearch(("1.004222", 0.62, 0.42))
+    plan = run("có phải làm ở phường nơi mình đăng ký thường trú không", ConversationState(current=COPY_CERT),
+               search, intent="ask_where", confidence=0.95)
+    assert (plan.kind, codes(plan), plan.aspect) == ("answer", [COPY_CERT], "where")
+
+
+def test_only_qualifiers_with_nothing_discussed_names_nothing():
+    search = StubSearch((CARD_UNDER_14, 1.0, 0.46), (PASSPORT, 1.0, 0.37))
+    plan = run("cho bé làm có mất tiền không", search=search, intent="ask_fee", confidence=0.92)
+    assert plan.kind == "fallback" and not plan.procedures
