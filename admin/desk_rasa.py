@@ -8,6 +8,10 @@ sends every ``BotUttered`` among them through the channel's
 REST channel's queue.  ``ConversationPaused``/``ConversationResumed`` are the
 events Rasa's processor itself checks before predicting a bot action.
 
+With several Rasa processes (``make prod``, the containers) ``RASA_URL`` names one instance's
+internal address, and that instance reaches a citizen held by another one through Redis
+(``CHANNEL_REDIS_URL``, ``bot/channels/out_of_turn.py``; docs/desk.md).
+
 The API needs ``RASA_AUTH_TOKEN`` (``.run/secrets.env``); it never leaves
 this process: pages get only the masked transcript.
 """

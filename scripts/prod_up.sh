@@ -8,7 +8,8 @@
 #   PROD_RASA_PORTS ("5006 5007")  PROD_ACTIONS_PORTS ("5056 5057")  PROD_ACTIONS_LB_PORT (5060)
 #   RASA_REPLICAS / ACTIONS_REPLICAS (2): how many, on consecutive ports, when the ports are not listed
 # Run it again to restart any process that has died (the others are left as they are).
-#   PROD_ADMIN=1 / PROD_VOICE=1 also start the admin web app / the phone gateway behind nginx.
+#   PROD_ADMIN=1 / PROD_VOICE=1 also start the admin web app (with the live-agent desk, docs/desk.md)
+#   / the phone gateway behind nginx.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO="$PWD"
@@ -47,9 +48,12 @@ chmod 755 "$PROD_DIR"
 # 2. Secrets: made once, kept in $PROD_DIR/secrets.env (mode 600); values already in the environment win.
 if [ ! -f "$PROD_DIR/secrets.env" ]; then
   (umask 077; .venv-ml/bin/python -c 'import secrets
-for k in ("DB_PASSWORD", "REDIS_PASSWORD", "ACTION_SERVER_TOKEN", "RASA_AUTH_TOKEN"):
+for k in ("DB_PASSWORD", "REDIS_PASSWORD", "ACTION_SERVER_TOKEN", "RASA_AUTH_TOKEN", "DESK_SECRET"):
     print(f"{k}={secrets.token_urlsafe(24)}")' > "$PROD_DIR/secrets.env")
 fi
+# DESK_SECRET (action servers -> the live-agent desk's hand-off hook, docs/desk.md) is added to an older file.
+grep -q '^DESK_SECRET=' "$PROD_DIR/secrets.env" \
+  || (umask 077; .venv-ml/bin/python -c 'import secrets; print(f"DESK_SECRET={secrets.token_urlsafe(24)}")' >> "$PROD_DIR/secrets.env")
 chmod 600 "$PROD_DIR/secrets.env"
 while IFS='=' read -r key value; do
   [ -n "${!key:-}" ] || export "$key=$value"
@@ -121,8 +125,13 @@ start() {  # name entrypoint VAR=value...
   echo $! > "$pidfile"
   echo "==> $name (pid $!, log: $PROD_DIR/logs/$name.log)"
 }
+# The live-agent desk lives in the admin app (PROD_ADMIN=1): the action servers hand conversations
+# off to its hook and pause the bot while an operator talks. Without the admin app the hook is
+# unreachable and the citizen gets the hotline (docs/desk.md); AGENT_DESK_URL= (empty) turns it off.
+AGENT_DESK_URL="${AGENT_DESK_URL-http://127.0.0.1:$ADMIN_PORT/admin/desk/api}"
 for i in "${!ACTIONS_PORTS[@]}"; do
-  start "actions$((i + 1))" actions.sh ACTIONS_HOST=127.0.0.1 ACTIONS_PORT="${ACTIONS_PORTS[$i]}"
+  start "actions$((i + 1))" actions.sh ACTIONS_HOST=127.0.0.1 ACTIONS_PORT="${ACTIONS_PORTS[$i]}" \
+    AGENT_DESK_URL="$AGENT_DESK_URL" HANDOFF_PAUSE="${HANDOFF_PAUSE:-1}"
 done
 # The Rasa servers record turns (bot/endpoints.prod.yml, event_broker) into this PostgreSQL, the
 # catalogue's database too: its schema (Alembic, knowledge_base/migrations) is upgraded first.
@@ -132,7 +141,11 @@ export KB_DATABASE_URL="${KB_DATABASE_URL:-postgresql+psycopg://$DB_USER:$DB_PAS
 for i in "${!RASA_PORTS[@]}"; do
   start "rasa$((i + 1))" rasa.sh RASA_HOST=127.0.0.1 RASA_PORT="${RASA_PORTS[$i]}"
 done
-if [ "${PROD_ADMIN:-0}" = 1 ]; then start admin admin.sh ADMIN_HOST=127.0.0.1 ADMIN_PORT="$ADMIN_PORT"; fi
+# The admin app's desk speaks to citizens through one Rasa instance's HTTP API (internal port, token);
+# any instance reaches any citizen (CHANNEL_REDIS_URL, docker/entrypoints/rasa.sh).
+if [ "${PROD_ADMIN:-0}" = 1 ]; then
+  start admin admin.sh ADMIN_HOST=127.0.0.1 ADMIN_PORT="$ADMIN_PORT" RASA_URL="http://127.0.0.1:${RASA_PORTS[0]}"
+fi
 if [ "${PROD_VOICE:-0}" = 1 ]; then
   start voice voice.sh VOICE_HOST=127.0.0.1 VOICE_PORT="$VOICE_PORT" RASA_URL="http://127.0.0.1:$ACTIONS_LB_PORT"
 fi
@@ -161,5 +174,6 @@ Production topology up (stop: scripts/prod_down.sh):
   public entry (nginx):  http://127.0.0.1:$HTTP_PORT/webhooks/rest/webhook   /widget/   /socket.io/
   Rasa: ${RASA_PORTS[*]}   actions: ${ACTIONS_PORTS[*]} (via nginx 127.0.0.1:$ACTIONS_LB_PORT)
   PostgreSQL 127.0.0.1:$PG_PORT (db $DB_NAME, user $DB_USER)   Redis 127.0.0.1:$REDIS_PORT
+  live-agent desk: the admin app (PROD_ADMIN=1) at /admin/desk; hand-off hook $AGENT_DESK_URL
   secrets: $PROD_DIR/secrets.env   logs: $PROD_DIR/logs/
 MSG

@@ -34,7 +34,7 @@ from tests.servers import free_port
 REPO = Path(__file__).resolve().parent.parent
 DOCKER = REPO / "docker"
 SECRETS = {"DB_PASSWORD": "pw-db", "REDIS_PASSWORD": "pw-redis", "ACTION_SERVER_TOKEN": "tok-actions",
-           "RASA_AUTH_TOKEN": "tok-rasa"}
+           "RASA_AUTH_TOKEN": "tok-rasa", "DESK_SECRET": "pw-desk"}
 
 
 # --------------------------------------------------------------------------- static checks
@@ -76,6 +76,26 @@ def test_compose_file_refuses_to_run_without_secrets():
     proc = compose_config({k: v for k, v in SECRETS.items() if k != "DB_PASSWORD"})
     assert proc.returncode != 0
     assert "DB_PASSWORD" in proc.stderr
+    proc = compose_config({k: v for k, v in SECRETS.items() if k != "DESK_SECRET"})
+    assert proc.returncode != 0
+    assert "DESK_SECRET" in proc.stderr
+
+
+def test_compose_file_wires_the_live_agent_desk():
+    """docs/desk.md: the action servers hand off to the admin app's hook and pause the bot; the admin
+    app talks to Rasa's HTTP API on the private network (nginx does not expose it)."""
+    services = yaml.safe_load(compose_config(SECRETS).stdout)["services"]
+    for name in ("actions1", "actions2"):
+        env = services[name]["environment"]
+        assert (env["AGENT_DESK_URL"], env["DESK_SECRET"], str(env["HANDOFF_PAUSE"])) == (
+            "http://admin:8090/admin/desk/api", "pw-desk", "1"), env
+    admin = services["admin"]["environment"]
+    assert (admin["DESK_SECRET"], admin["RASA_URL"], admin["RASA_AUTH_TOKEN"]) == (
+        "pw-desk", "http://rasa1:5005", "tok-rasa"), admin
+    assert "app" in services["admin"]["networks"] and "app" in services["rasa1"]["networks"]
+    # cross-instance delivery: every Rasa instance gets the Redis it shares (docker/entrypoints/rasa.sh)
+    rasa_sh = (DOCKER / "entrypoints" / "rasa.sh").read_text(encoding="utf-8")
+    assert 'CHANNEL_REDIS_URL="${CHANNEL_REDIS_URL-redis://$REDIS_HOST:$REDIS_PORT/$REDIS_DB}"' in rasa_sh
 
 
 def _dockerfile_entrypoints() -> dict[str, str]:
@@ -283,6 +303,94 @@ def test_widget_socketio_session_sticks_to_one_instance(prod: Prod):
     lines = prod.access_lines("/socket.io/")
     assert len(lines) >= 2 and any('" 101 ' in ln for ln in lines), lines
     assert len({ln.rsplit("upstream=", 1)[1] for ln in lines}) == 1, lines
+
+
+def process_env(pid: int) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode(errors="replace").split("=", 1) for item in raw if b"=" in item)
+
+
+def test_prod_up_wires_the_live_agent_desk(prod: Prod):
+    secrets = prod.secrets()
+    assert secrets.get("DESK_SECRET"), "prod_up.sh generates DESK_SECRET with the other secrets"
+    for name in ("actions1", "actions2"):
+        env = process_env(prod.pid(name))
+        assert env.get("AGENT_DESK_URL", "").endswith("/admin/desk/api"), env.get("AGENT_DESK_URL")
+        assert env.get("DESK_SECRET") == secrets["DESK_SECRET"] and env.get("HANDOFF_PAUSE") == "1"
+    for name in ("rasa1", "rasa2"):
+        assert process_env(prod.pid(name)).get("CHANNEL_REDIS_URL") == f"redis://127.0.0.1:{prod.ports['redis']}/1"
+
+
+def rasa_direct(prod: Prod, port: int, method: str, path: str, body: object = None) -> tuple[int, object]:
+    """Rasa's own port, not nginx: the desk (the admin app) calls an instance's internal address."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", method=method,
+                                 data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=60) as resp:
+            return resp.status, json.loads(resp.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read()[:500]
+
+
+def desk_says(prod: Prod, port: int, sender: str, channel: str, text: str) -> None:
+    """What admin/desk_rasa.py's append() sends: an operator's BotUttered, delivered on the channel."""
+    token = prod.secrets()["RASA_AUTH_TOKEN"]
+    query = f"output_channel={channel}&execute_side_effects=true&token={token}"
+    status, body = rasa_direct(prod, port, "POST", f"/conversations/{sender}/tracker/events?{query}",
+                               [{"event": "bot", "text": text, "metadata": {"desk_operator": True}}])
+    assert status == 200, (status, body)
+
+
+def test_desk_reply_reaches_a_widget_held_by_the_other_instance(prod: Prod):
+    """A widget connected through nginx holds its socket.io session on instance A (ip_hash); the
+    desk's events POST goes to instance B's own port. B's emit to the session's room crosses to A
+    through Redis (python-socketio's Redis manager) and reaches the widget. Timed for docs/desk.md."""
+    from tests.test_widget_socketio import Client
+
+    ports = prod.ports["rasa"]
+    before = len(prod.access_lines("/socket.io/"))
+
+    async def run():
+        async with Client(prod.url, ["polling", "websocket"]) as c:
+            await asyncio.sleep(0.5)  # the WebSocket upgrade
+            lines = prod.access_lines("/socket.io/")[before:]
+            holder = {ln.rsplit("upstream=", 1)[1] for ln in lines}
+            assert len(holder) == 1, lines
+            port_a = int(holder.pop().rsplit(":", 1)[1])
+            port_b = next(p for p in ports if p != port_a)
+            samples = []
+            for i in range(12):
+                text = f"Tổng đài viên: trả lời số {i}"
+                start = time.perf_counter()
+                await asyncio.to_thread(desk_says, prod, port_b, c.session_id, "socketio", text)
+                got = await asyncio.wait_for(c.replies.get(), 15)
+                samples.append((time.perf_counter() - start) * 1000)
+                assert got["text"] == text, got
+                assert "procedure_code" in got["custom"], got
+            return port_a, port_b, samples, c.sio.transport()
+
+    port_a, port_b, samples, transport = asyncio.run(run())
+    assert port_a != port_b and transport == "websocket"
+    samples.sort()
+    figures = {"samples_ms": [round(x, 1) for x in samples], "p50_ms": round(samples[len(samples) // 2], 1),
+               "p95_ms": round(samples[min(len(samples) - 1, int(len(samples) * 0.95))], 1)}
+    out = REPO / "test-artifacts"
+    out.mkdir(exist_ok=True)
+    (out / "desk_cross_instance_latency.json").write_text(json.dumps(figures, indent=1))
+
+
+def test_rest_out_of_turn_message_crosses_instances(prod: Prod):
+    """An operator's reply queued by instance B (output_channel=rest) is handed out by instance A with
+    the citizen's next request (the REST queue in Redis), once."""
+    port_a, port_b = prod.ports["rasa"]
+    sender = f"prod-desk-rest-{uuid.uuid4().hex[:8]}"
+    desk_says(prod, port_b, sender, "rest", "Tổng đài viên: hồ sơ của anh đã nhận")
+    status, messages = rasa_direct(prod, port_a, "POST", "/webhooks/rest/webhook", {"sender": sender, "message": ""})
+    assert status == 200 and [m.get("text") for m in messages] == ["Tổng đài viên: hồ sơ của anh đã nhận"], messages
+    assert messages[0]["recipient_id"] == sender and "procedure_code" in messages[0]["custom"]
+    status, again = rasa_direct(prod, port_b, "POST", "/webhooks/rest/webhook", {"sender": sender, "message": ""})
+    assert status == 200 and "Tổng đài viên" not in json.dumps(again, ensure_ascii=False), again
 
 
 def test_rasa_api_and_internal_paths_are_not_exposed(prod: Prod):

@@ -9,7 +9,9 @@ source_url, kind, facts, hotline…; nulls where a field does not apply).  It al
 passing them to the dialogue engine: invalid JSON and a missing sender get a
 400, an empty message gets a polite reply, and very long messages are cut.
 Messages sent outside a turn (an operator at the live-agent desk) wait in
-``OUT_OF_TURN`` and come back with the citizen's next request (docs/desk.md).
+``OUT_OF_TURN`` and come back with the citizen's next request (docs/desk.md); with
+``CHANNEL_REDIS_URL`` set they wait in Redis, so the request may reach any Rasa
+process (``channels/out_of_turn.py``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from __future__ import annotations
 import hashlib
 import re
 from asyncio import CancelledError
-from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict, List
 
 import structlog
@@ -28,6 +29,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 import bot_payload
+from channels.out_of_turn import queue_from_env
 from vntext.pii import mask_pii
 
 logger = structlog.get_logger()
@@ -90,34 +92,9 @@ class StructuredCollectingOutputChannel(CollectingOutputChannel):
         await self._persist_message(out)
 
 
-class OutOfTurnQueue:
-    """Messages for REST conversations sent outside a turn (the live-agent desk's operator replies).
-
-    REST is request/response, so such a message waits here and comes back at the head of the
-    citizen's next response (a request with an empty ``message`` only collects them).  Bounded:
-    at most ``MAX_QUEUED`` messages per sender and ``MAX_SENDERS`` senders, oldest dropped.
-    In memory of one Rasa process: see docs/desk.md for several processes.
-    """
-
-    MAX_QUEUED = 50
-    MAX_SENDERS = 10000
-
-    def __init__(self) -> None:
-        self._items: OrderedDict[str, List[Dict[str, Any]]] = OrderedDict()
-
-    def put(self, sender: str, message: Dict[str, Any]) -> None:
-        items = self._items.setdefault(sender, [])
-        items.append(message)
-        del items[: -self.MAX_QUEUED]
-        self._items.move_to_end(sender)
-        while len(self._items) > self.MAX_SENDERS:
-            self._items.popitem(last=False)
-
-    def take(self, sender: str) -> List[Dict[str, Any]]:
-        return self._items.pop(sender, [])
-
-
-OUT_OF_TURN = OutOfTurnQueue()
+# Operator replies waiting for REST citizens: in this process's memory (make run), or in Redis shared
+# by every Rasa process when CHANNEL_REDIS_URL is set (make prod, the containers); channels/out_of_turn.py.
+OUT_OF_TURN = queue_from_env()
 
 
 class QueuedRestOutput(StructuredCollectingOutputChannel):
@@ -128,7 +105,7 @@ class QueuedRestOutput(StructuredCollectingOutputChannel):
         return "rest"
 
     async def _persist_message(self, message: Dict[str, Any]) -> None:
-        OUT_OF_TURN.put(str(message.get("recipient_id")), message)
+        await OUT_OF_TURN.put(str(message.get("recipient_id")), message)
 
 
 class StructuredRestInput(RestInput):
@@ -163,7 +140,7 @@ class StructuredRestInput(RestInput):
             if text is not None and not isinstance(text, str):
                 return response.json({"error": "Trường 'message' phải là chuỗi văn bản"}, status=400)
             text = (text or "").strip()
-            queued = OUT_OF_TURN.take(sender)
+            queued = await OUT_OF_TURN.take(sender)
             if not text and queued:
                 return response.json(queued)
             if not text:

@@ -16,6 +16,12 @@ Rasa 3.6's own ``socketio`` channel fails on this stack in three ways (see
 3. **``metadata_key``**: the client's extra data (``customData`` for rasa-webchat
    style clients) is read from the configured key; a JSON string is decoded.
 
+Several Rasa processes (``make prod``): with ``CHANNEL_REDIS_URL`` set the server uses
+python-socketio's Redis manager (``channels/out_of_turn.py``), so a message sent
+outside a turn by any process (the live-agent desk's operator) reaches the session's
+room on the process that holds the citizen's connection. The transport itself stays
+sticky (nginx ``ip_hash``): an engine.io session lives in one process (docs/deploy.md).
+
 Beyond the fixes, every bot message is ONE ``bot_uttered`` event holding ``text``,
 ``quick_replies`` (the standard shape third-party Rasa web clients render) and the
 structured ``custom`` payload, instead of Rasa's default of one event per part.
@@ -46,6 +52,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 from socketio import packet as sio_packet
 
+from channels.out_of_turn import socketio_manager
 from channels.rest import sanitize_sender, structured_payload
 from vntext.pii import mask_pii
 
@@ -255,11 +262,22 @@ class WidgetSocketIOInput(SocketIOInput):
             async_mode="sanic",
             cors_allowed_origins=self.origin_allowed,
             max_http_buffer_size=MAX_PACKET_BYTES,
+            # several Rasa processes (CHANNEL_REDIS_URL): emits to a room reach every process
+            client_manager=socketio_manager(),
         )
         sio.eio._async = dict(sio.eio._async, websocket=Sanic2112WebSocket)
         self.sio = sio
         bp = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         ns = self.namespace
+
+        @bp.listener("after_server_start")
+        async def start_manager(*_: Any) -> None:
+            # python-socketio starts its manager (for Redis: the subscription that receives other
+            # processes' emits) only at the first client's connection; a process must receive
+            # from the start, so it is started with the server.
+            if not sio.manager_initialized:
+                sio.manager_initialized = True
+                sio.manager.initialize()
 
         @bp.route("/health", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

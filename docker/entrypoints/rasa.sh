@@ -7,6 +7,11 @@ source "$(dirname "$0")/common.sh"
 require RASA_AUTH_TOKEN ACTION_SERVER_TOKEN ACTION_ENDPOINT_URL DB_HOST DB_PORT DB_NAME DB_USER DB_PASSWORD \
         REDIS_HOST REDIS_PORT REDIS_PASSWORD
 export REDIS_DB="${REDIS_DB:-1}"
+# Messages sent outside a turn (the live-agent desk's operator, docs/desk.md) reach a citizen held by
+# another Rasa process through this Redis: socket.io rooms (python-socketio's Redis manager) and the
+# REST channel's queue (bot/channels/out_of_turn.py). The password comes from REDIS_PASSWORD, never
+# the URL. Set it empty to keep both in this process's memory (one Rasa process only).
+export CHANNEL_REDIS_URL="${CHANNEL_REDIS_URL-redis://$REDIS_HOST:$REDIS_PORT/$REDIS_DB}"
 # How long a conversation's lock ticket lives (Rasa's default: 60 s). A turn takes well under a
 # second; when an instance dies mid-turn its ticket blocks that conversation until it expires,
 # and nginx's retry of the turn on another instance waits that long (docs/deploy.md).
