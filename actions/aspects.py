@@ -30,6 +30,7 @@ ASPECT_PHRASES: dict[str, list[str]] = {
         "mất bao lâu", "mất mấy ngày", "mất bao nhiêu ngày", "bao nhiêu lâu", "bao nhiêu ngày", "bao lâu", "mấy ngày",
         "thời gian giải quyết", "thời hạn", "thời gian", "bao giờ có", "khi nào có", "bao giờ thì có",
         "lâu không", "mất mấy hôm", "mất mấy tuần", "mất mấy tháng", "mấy hôm", "mấy tuần", "mấy tháng",
+        "lấy trong ngày", "lấy liền", "lấy ngay", "có liền", "trong ngày",
     ],
     "where": [
         "nộp ở đâu", "làm ở đâu", "ở đâu", "nộp đâu", "làm đâu", "chỗ nào", "nơi nào", "cơ quan nào", "nơi nộp",

@@ -133,6 +133,8 @@ def asks_for_person(text: str) -> bool:
 
 # how sure the NLU must be of an aspect intent for it to stand for an aspect phrase
 ASPECT_INTENT_MIN = 0.9
+# below this, the NLU's "greeting / goodbye / out of scope" does not overrule an aspect phrase
+UNSURE_NOT_A_QUESTION = 0.6
 
 
 def may_name(nlu_intent: str | None, nlu_confidence: float, search_confidence: float, t: Thresholds) -> bool:
@@ -260,6 +262,9 @@ def record_words(proc: Procedure) -> set[str]:
     return set(_syl(" ".join(parts)))
 
 
+_CONNECTIVES = frozenset({"hay", "hoac"})
+
+
 def names_nothing_else(parsed: Parsed, anchors: list[Procedure]) -> bool:
     """The words besides the aspect do not name another procedure.
 
@@ -271,13 +276,11 @@ def names_nothing_else(parsed: Parsed, anchors: list[Procedure]) -> bool:
     if lexicon.matches(rest):  # "bằng lái", "sổ đỏ": a colloquial name is a name
         return False
     rest = _PLACES.sub(" ", f" {rest} ")
-    content = [w for w in rest.split() if w not in QUALIFIERS and w not in COUNTS and not w.isdigit()]
+    content = [w for w in rest.split() if w not in QUALIFIERS and w not in COUNTS and w not in _CONNECTIVES
+               and not w.isdigit()]
     if len(content) <= 1:
         return True
     return any(set(content) <= record_words(p) for p in anchors)
-
-
-_CONNECTIVES = frozenset({"hay", "hoac"})
 
 
 def only_qualifiers(parsed: Parsed) -> bool:
@@ -404,8 +407,10 @@ def resolve(
     # the NLU's sure reading of an aspect counts as asking it ("có phải làm ở phường … không")
     sure_aspect = parsed.aspect or (aspect if intent in INTENT_ASPECT and intent != "ask_procedure"
                                     and intent_confidence >= ASPECT_INTENT_MIN else None)
+    # an aspect phrase outweighs the NLU's unsure "not a question" ("lấy liền dc k hay phải hẹn": goodbye 0.48)
+    questioning = intent not in NOT_A_QUESTION or (parsed.aspect is not None and intent_confidence < UNSURE_NOT_A_QUESTION)
     if sure_aspect and anchors and parsed.rest and not only_qualifiers(parsed) \
-            and intent not in NOT_A_QUESTION and names_nothing_else(parsed, anchors):
+            and questioning and names_nothing_else(parsed, anchors):
         if options:
             i = option_by_words(text, parsed, options)
             if i is not None:
@@ -609,6 +614,9 @@ def _close_candidates(hits: list[Hit], text: str, query: str, t: Thresholds) -> 
         if gap(h) <= t.ambiguity_gap or (same_words(h) and gap(h) <= (0.3 if family_question else 0.15))
         or (same_words(h) and _unmentioned_variants(short_name(h.name), query) < top_extra)
         or (either_or and h.procedure in kin and h.confidence >= top.confidence - 0.25)
+        # more of the citizen's words, behind a top that the fused score prefers ("giay khai sinh …
+        # bi ghi sai ten": the civil-status correction covers more than the insurance card's)
+        or (h.confidence >= top.confidence + 0.05 and gap(h) <= 0.35)
         or (variant_asked and variant_markers(short_name(h.name)) and h.confidence >= top.confidence - 0.2
             and gap(h) <= 0.35)
     ]

@@ -442,3 +442,20 @@ def test_only_qualifiers_with_nothing_discussed_names_nothing():
     search = StubSearch((CARD_UNDER_14, 1.0, 0.46), (PASSPORT, 1.0, 0.37))
     plan = run("cho bé làm có mất tiền không", search=search, intent="ask_fee", confidence=0.92)
     assert plan.kind == "fallback" and not plan.procedures
+
+
+def test_a_hit_covering_more_words_behind_the_top_opens_the_choice():
+    # the fused score prefers the insurance card; the civil-status correction covers more words
+    search = StubSearch((BHXH_BHYT_AGAIN, 0.74, 0.456), ("1.004859", 0.82, 0.333))
+    plan = run("giay khai sinh cua con bi ghi sai ten dem, muon sua lai thi lam o dau", search=search)
+    assert plan.kind == "choose" and "1.004859" in codes(plan)
+
+
+def test_an_aspect_phrase_outweighs_an_unsure_goodbye():
+    plan = run("lấy liền dc k hay phải hẹn", ConversationState(current=COPY_CERT), StubSearch(),
+               intent="goodbye", confidence=0.48)
+    assert (plan.kind, codes(plan), plan.aspect) == ("answer", [COPY_CERT], "duration")
+    # a sure goodbye is not a question
+    plan = run("thôi cảm ơn nhé, lấy liền dc k để mai tính", ConversationState(current=COPY_CERT), StubSearch(),
+               intent="goodbye", confidence=0.95)
+    assert plan.kind != "answer"
