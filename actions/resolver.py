@@ -543,7 +543,11 @@ def _variant_fits_better(winner: Hit, words: tuple[str, ...], near: list[Hit], a
     explains more of its words.  When both explain as much ("còn đăng ký thường trú thì mất bao
     lâu" against the joint birth-and-residence procedure), saying the name settles it.
     """
-    said = f" {' '.join(words)} "
+    # "GIẤY khai sinh" said: "Đăng ký khai sinh kết hợp …" extends it too (the paper's generic noun aside)
+    core = list(words)
+    while len(core) > 2 and fold_accents(core[0]) in GENERIC_NOUNS:
+        core.pop(0)
+    said = f" {' '.join(core)} "
     for h in near:
         if h is winner or said not in f" {' '.join(_syl(short_name(h.name), not as_typed))} ":
             continue

@@ -36,7 +36,9 @@ echo "==> starting the admin web app on 127.0.0.1:$ADMIN_PORT (log: .run/admin.l
 .venv-ml/bin/python -m admin serve --port "$ADMIN_PORT" >> .run/admin.log 2>&1 &
 pids+=($!)
 echo "==> starting the Rasa server on 127.0.0.1:$RASA_PORT (log: .run/rasa.log)"
-(cd bot && exec ../.venv-rasa/bin/rasa run --model "../$MODEL" -i 127.0.0.1 -p "$RASA_PORT" --enable-api --auth-token "$RASA_AUTH_TOKEN" \
+# Rasa's own "rasa run", through the same launcher as the containers (docker/entrypoints/rasa_serve.py:
+# no jax, the action response schema checked once, the lock fix)
+(cd bot && exec ../.venv-rasa/bin/python ../docker/entrypoints/rasa_serve.py run --model "../$MODEL" -i 127.0.0.1 -p "$RASA_PORT" --enable-api --auth-token "$RASA_AUTH_TOKEN" \
     --credentials credentials.yml --endpoints endpoints.yml ${RASA_CORS:+--cors "$RASA_CORS"}) > .run/rasa.log 2>&1 &
 pids+=($!)
 

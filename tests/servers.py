@@ -98,7 +98,8 @@ class Servers:
         model = model or REPO / "models" / "rasa" / "latest.tar.gz"
         self.rasa_starts += 1
         return subprocess.Popen(
-            [str(REPO / ".venv-rasa/bin/rasa"), "run", "--model", str(model), "-i", "127.0.0.1", "-p", str(self.rasa_port),
+            # "rasa run" through the launcher that make run and the containers use
+            [str(REPO / ".venv-rasa/bin/python"), str(REPO / "docker/entrypoints/rasa_serve.py"), "run", "--model", str(model), "-i", "127.0.0.1", "-p", str(self.rasa_port),
              "--credentials", str(self.credentials), "--endpoints", str(self.endpoints), *self.rasa_args],
             cwd=REPO / "bot", env=self.env, stdout=self.rasa_log.open("w"), stderr=subprocess.STDOUT,
         )

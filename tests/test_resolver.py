@@ -459,3 +459,16 @@ def test_an_aspect_phrase_outweighs_an_unsure_goodbye():
     plan = run("thôi cảm ơn nhé, lấy liền dc k để mai tính", ConversationState(current=COPY_CERT), StubSearch(),
                intent="goodbye", confidence=0.95)
     assert plan.kind != "answer"
+
+
+def test_a_variant_extending_the_paper_named_fits_a_story_better():
+    # "giấy khai sinh" said, but "chưa đăng ký kết hôn … đứng tên bố" fits the joint birth and
+    # paternity registration better than the plain birth registration
+    joint, plain = "1.000689", "1.001193"
+    search = StubSearch((joint, 0.69, 0.46), (plain, 0.6, 0.31))
+    plan = run("bọn em chưa đăng ký kết hôn, anh ấy muốn đứng tên bố trên giấy khai sinh của bé luôn",
+               ConversationState(current=plain), search)
+    assert codes(plan) == [joint]
+    # equally good: saying the name settles it
+    plan = run("làm giấy khai sinh cho con cần gì", search=StubSearch((plain, 1.0, 0.46), (joint, 1.0, 0.29)))
+    assert codes(plan) == [plain]
