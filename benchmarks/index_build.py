@@ -52,12 +52,22 @@ def one(n: int) -> None:
     procs = catalogue(n)
     os.environ["KB_DATA_DIR"] = tempfile.mkdtemp(prefix="kb-build-bench-")
     stages: list[str] = []
+    load_before = _loadavg()
     t0 = time.perf_counter()
     kb_index.build(procs, log=lambda *_: None, progress=lambda pct, msg: stages.append(f"{time.perf_counter() - t0:6.1f}s {msg}"))
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(json.dumps({"n": len(procs), "seconds": seconds, "peak_mb": peak, "worker_peak_mb": workers, "stages": stages}))
+    print(json.dumps({"n": len(procs), "seconds": seconds, "peak_mb": peak, "worker_peak_mb": workers, "stages": stages,
+                      "load": f"{load_before}→{_loadavg()}"}))
+
+
+def _loadavg() -> str:
+    """1-minute load average: the machine is shared, so every figure is printed with it."""
+    try:
+        return open("/proc/loadavg").read().split()[0]  # noqa: SIM115
+    except OSError:
+        return "?"
 
 
 def main() -> None:
@@ -74,13 +84,13 @@ def main() -> None:
         res = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True, env=env, timeout=3600)
         if res.returncode != 0:
             print(res.stdout[-2000:], res.stderr[-3000:])
-            rows.append([n, "failed", "", ""])
+            rows.append([n, "failed", "", "", ""])
             continue
         out = json.loads(res.stdout.strip().splitlines()[-1])
         print(f"\n{out['n']} procedures:\n  " + "\n  ".join(out["stages"]))
-        rows.append([out["n"], f"{out['seconds']:.0f}", f"{out['peak_mb']:.0f}", f"{out['worker_peak_mb']:.0f}"])
+        rows.append([out["n"], f"{out['seconds']:.0f}", f"{out['peak_mb']:.0f}", f"{out['worker_peak_mb']:.0f}", out["load"]])
     print(f"\nFull re-index on {os.cpu_count()} cores (target: 100k < 600 s)")
-    print(table(rows, ["procedures", "build s", "peak RSS MB", "segmentation worker peak MB"]))
+    print(table(rows, ["procedures", "build s", "peak RSS MB", "segmentation worker peak MB", "load average start→end"]))
 
 
 if __name__ == "__main__":

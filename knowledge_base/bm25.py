@@ -15,6 +15,7 @@ Indexes pickled by the first version still load (``__setstate__``).
 from __future__ import annotations
 
 from collections import Counter
+from itertools import chain
 
 import numpy as np
 
@@ -42,16 +43,18 @@ class BM25Index:
     @classmethod
     def build(cls, docs: list[list[str]], k1: float = 1.2, b: float = 0.6) -> BM25Index:
         """Index ``docs`` (one list of terms per document)."""
-        vocab: dict[str, int] = {}
-        lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=len(docs))
-        setdefault = vocab.setdefault
-        term_ids = np.fromiter(
-            (setdefault(t, len(vocab)) for d in docs for t in d), dtype=np.int64, count=int(lengths.sum())
-        )
-        doc_ids = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
-        n = max(len(docs), 1)
+        collector = TermCollector()
+        collector.add(docs)
+        return collector.index(k1, b)
+
+    @classmethod
+    def _from_term_ids(cls, vocab: dict[str, int], term_ids: np.ndarray, lengths: np.ndarray, k1: float,
+                       b: float) -> BM25Index:
+        n_docs = len(lengths)
+        doc_ids = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+        n = max(n_docs, 1)
         uniq, counts = np.unique(term_ids * n + doc_ids, return_counts=True)
-        return cls._from_postings(vocab, uniq // n, uniq % n, counts.astype(np.float32), len(docs), k1, b)
+        return cls._from_postings(vocab, uniq // n, uniq % n, counts.astype(np.float32), n_docs, k1, b)
 
     @classmethod
     def _from_postings(cls, vocab: dict[str, int], terms: np.ndarray, docs: np.ndarray, tfs: np.ndarray, n_docs: int,
@@ -123,3 +126,32 @@ class BM25Index:
         tfs = np.concatenate([postings[t][1] for t in vocab]).astype(np.float32) if vocab else np.zeros(0, np.float32)
         idf = np.asarray([state["idf"][t] for t in vocab], np.float32)
         self.__init__(vocab, indptr, ids, tfs, idf, state["doc_len"], state.get("k1", 1.2), state.get("b", 0.6))
+
+
+class TermCollector:
+    """Documents' terms turned into term ids chunk by chunk (ids in order of first occurrence).
+
+    Why: a 100k build kept every document's list of term strings (25M strings, gigabytes)
+    until the index was built; the build now adds each worker's chunk as it arrives and keeps
+    only int64 ids.  ``BM25Index.build(docs)`` is ``add(docs)`` then ``index()``.
+    """
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self._ids: list[np.ndarray] = []
+        self._lengths: list[np.ndarray] = []
+
+    def add(self, docs: list[list[str]]) -> None:
+        vocab = self.vocab
+        new = [t for t in dict.fromkeys(chain.from_iterable(docs)) if t not in vocab]
+        vocab.update(zip(new, range(len(vocab), len(vocab) + len(new)), strict=True))
+        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+        self._lengths.append(lengths)
+        self._ids.append(np.fromiter(map(vocab.__getitem__, chain.from_iterable(docs)), dtype=np.int64,
+                                     count=int(lengths.sum())))
+
+    def index(self, k1: float = 1.2, b: float = 0.6) -> BM25Index:
+        term_ids = np.concatenate(self._ids) if self._ids else np.zeros(0, np.int64)
+        lengths = np.concatenate(self._lengths) if self._lengths else np.zeros(0, np.int64)
+        self._ids, self._lengths = [], []
+        return BM25Index._from_term_ids(self.vocab, term_ids, lengths, k1, b)

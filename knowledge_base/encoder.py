@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from knowledge_base.features import dense_text, short_name
+from knowledge_base.features import cached_dense_text, cached_syllables, dense_text, dense_text_of_parts, short_name
 from knowledge_base.lexicon import load_lexicon
 from knowledge_base.schema import Procedure
 from vntext import normalize_query, syllables
@@ -71,10 +71,28 @@ class Encoder:
         )
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
+    def encode_procedures(self, procs: list[Procedure], batch_size: int = 256) -> np.ndarray:
+        """``encode([doc_text(p) for p in procs])``; the static model reuses the build's cached syllables."""
+        if self.segmented:
+            return self.encode([doc_text(p) for p in procs], batch_size)
+        vecs = self.model.encode(  # type: ignore[attr-defined]
+            [doc_dense_text(p) for p in procs],
+            batch_size=batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
 
 def doc_text(proc: Procedure) -> str:
     """What the dense model embeds for a procedure: its identity, not its paperwork."""
     return " ; ".join([proc.name, *proc.aliases, proc.field])
+
+
+def doc_dense_text(proc: Procedure) -> str:
+    """``dense_text(doc_text(proc))`` from the cached syllables of its parts (syllables never span " ; ")."""
+    return dense_text_of_parts([proc.name, *proc.aliases, proc.field])
 
 
 def training_pairs(procedures: list[Procedure], seed: int = 13) -> list[tuple[str, int]]:
@@ -102,7 +120,7 @@ def training_pairs(procedures: list[Procedure], seed: int = 13) -> list[tuple[st
             for detail in [d.name for d in proc.documents] + proc.conditions:
                 pairs.append((detail.lower(), i))
         # colloquial terms whose official wording the name contains
-        folded_name = " ".join(syllables(proc.name))
+        folded_name = " ".join(cached_syllables(proc.name))
         for official, entry in officials:
             if official in folded_name:
                 for term in entry.terms:
@@ -160,9 +178,9 @@ def train_static(
     """
     t0 = time.perf_counter()
     raw_pairs = training_pairs(procedures, seed)
-    prepared = dense_texts([doc_text(p) for p in procedures] + [q for q, _ in raw_pairs])
-    docs = prepared[: len(procedures)]
-    pairs = [(q, i) for q, (_, i) in zip(prepared[len(procedures) :], raw_pairs, strict=True)]
+    # one normalisation per unique text, reusing the syllables the BM25 step computed
+    docs = [doc_dense_text(p) for p in procedures]
+    pairs = [(cached_dense_text(q), i) for q, i in raw_pairs]
 
     import torch
     from sentence_transformers import SentenceTransformer
@@ -172,21 +190,27 @@ def train_static(
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny EmbeddingBag steps: threads only add overhead
     tokenizer = _build_tokenizer(docs + [q for q, _ in pairs])
-    # Sparse embedding bag + SparseAdam: each step touches only the rows of its
-    # batch's tokens, so a 100k-procedure catalogue trains as fast per step as 100.
+    # Token ids of every unique text, once: tokenising each batch again (a call into the
+    # tokenizers thread pool per batch) was a third of the training time at 20k procedures.
+    uniq_texts = list(dict.fromkeys(docs + [q for q, _ in pairs]))
+    text_ids = {t: np.asarray(e.ids, np.int64) for t, e in
+                zip(uniq_texts, tokenizer.encode_batch(uniq_texts, add_special_tokens=False), strict=True)}
+    doc_ids = [text_ids[d] for d in docs]
+    del uniq_texts
     bag = torch.nn.EmbeddingBag(tokenizer.get_vocab_size(), dim, mode="mean", sparse=True)
     with torch.no_grad():
         bag.weight.normal_(0, 0.1)
         bag.weight[0].zero_()  # [UNK] contributes nothing
-    opt = torch.optim.SparseAdam(list(bag.parameters()), lr=0.05)
+    # Lazy Adam on the rows a step touches (what torch's SparseAdam computes, lr 0.05, betas
+    # 0.9/0.999, eps 1e-8), over a dense gradient of just those rows: SparseAdam's sparse
+    # gradients (coalesce, sparse_mask, sparse adds) were another third of the training time.
+    # state[:, 0] is the embedding, state[:, 1] and state[:, 2] Adam's moments.
+    state = torch.zeros(tokenizer.get_vocab_size(), 3, dim)
+    state[:, 0] = bag.weight.detach()
+    del bag
+    adam_step = 0
     rng = random.Random(seed)
     loss_val = float("nan")
-
-    def embed(texts: list[str]) -> torch.Tensor:
-        ids = [e.ids for e in tokenizer.encode_batch(texts, add_special_tokens=False)]
-        offsets = torch.tensor([0] + [len(x) for x in ids[:-1]]).cumsum(0)
-        flat = torch.tensor([t for x in ids for t in x], dtype=torch.long)
-        return torch.nn.functional.normalize(bag(flat, offsets), dim=-1)
 
     # A step budget (KB_ENCODER_MAX_STEPS, default 3000 ≈ 8 epochs of 48k pairs) bounds the cost at
     # 100k procedures, where 8 full epochs over every imported name took most of the 15 minutes; below
@@ -202,23 +226,53 @@ def train_static(
             batch = [(q, i) for q, i in batch if not (i in seen or seen.add(i))]
             if len(batch) < 2:
                 continue
-            q = embed([b[0] for b in batch])
-            d = embed([docs[b[1]] for b in batch])
+            ids = [text_ids[b[0]] for b in batch] + [doc_ids[b[1]] for b in batch]
+            rows, inverse = np.unique(np.concatenate(ids), return_inverse=True)
+            rows_t = torch.from_numpy(rows)
+            rows_state = state.index_select(0, rows_t)
+            sub = rows_state[:, 0].clone().requires_grad_()
+            offsets = torch.tensor([0] + [len(x) for x in ids[:-1]]).cumsum(0)
+            emb = torch.nn.functional.embedding_bag(torch.from_numpy(inverse.reshape(-1)), sub, offsets, mode="mean")
+            emb = torch.nn.functional.normalize(emb, dim=-1)
+            q, d = emb[: len(batch)], emb[len(batch) :]
             logits = 20.0 * q @ d.T
             loss = torch.nn.functional.cross_entropy(logits, torch.arange(len(batch)))
-            opt.zero_grad()
             loss.backward()
-            opt.step()
+            adam_step += 1
+            lazy_adam_rows(rows_state, sub.grad, adam_step)
+            state.index_copy_(0, rows_t, rows_state)
             loss_val = float(loss.detach())
-    with torch.no_grad():
-        bag.weight[0].zero_()
-    static = StaticEmbedding(tokenizer, embedding_weights=bag.weight.detach().clone())
+    weight = state[:, 0].clone()
+    del state
+    weight[0].zero_()
+    static = StaticEmbedding(tokenizer, embedding_weights=weight)
     torch.set_num_threads(threads)
     model = SentenceTransformer(modules=[static, Normalize()], device="cpu")
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(out_dir))
     (out_dir / "MODEL_ID").write_text(STATIC_MODEL_ID + "\n", encoding="utf-8")
     return {"pairs": len(pairs), "seconds": time.perf_counter() - t0, "loss": loss_val}
+
+
+def lazy_adam_rows(rows: object, grad: object, step: int, lr: float = 0.05, beta1: float = 0.9,
+                   beta2: float = 0.999, eps: float = 1e-8) -> None:
+    """One step of torch's SparseAdam on some rows of an embedding, in place.
+
+    ``rows``: tensor (n, 3, dim) of the touched rows' [weight, exp_avg, exp_avg_sq] (packed so a
+    step gathers and writes back one contiguous block per row); ``grad``: (n, dim), the dense
+    gradient of those rows.  The same arithmetic as ``torch.optim._functional.sparse_adam``
+    (tests/test_index_speed_parts.py compares them), without building sparse tensors.
+    """
+    import torch
+
+    with torch.no_grad():
+        weight, avg, sq = rows[:, 0], rows[:, 1], rows[:, 2]  # type: ignore[index]
+        new_avg = (grad - avg).mul_(1 - beta1).add_(avg)
+        new_sq = grad.pow(2).sub_(sq).mul_(1 - beta2).add_(sq)  # type: ignore[attr-defined]
+        avg.copy_(new_avg)
+        sq.copy_(new_sq)
+        step_size = lr * math.sqrt(1 - beta2**step) / (1 - beta1**step)
+        weight.add_(new_avg.div_(new_sq.sqrt_().add_(eps)).mul_(-step_size))
 
 
 def model_fingerprint(model_dir: Path) -> str:

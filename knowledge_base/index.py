@@ -19,26 +19,32 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from functools import lru_cache
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from knowledge_base import store
-from knowledge_base.bm25 import BM25Index
+from knowledge_base.bm25 import BM25Index, TermCollector
 from knowledge_base.encoder import (
     BKAI_MODEL_ID,
     STATIC_MODEL_ID,
     Encoder,
-    doc_text,
     load_encoder,
     model_fingerprint,
     train_static,
 )
-from knowledge_base.features import doc_fields, lexical_terms
+from knowledge_base.features import _mn_re as features_mn_re
+from knowledge_base.features import (
+    cached_analysis,
+    cached_lexical_terms,
+    cached_syllables,
+    clear_build_caches,
+    seed_syllables,
+    short_name,
+    syllable_terms,
+)
 from knowledge_base.schema import Procedure
-from vntext import syllables
 
 FORMAT_VERSION = 1
 
@@ -71,17 +77,19 @@ def doc_terms(proc: Procedure, segmenter: DictSegmenter | None = None) -> list[s
     """BM25 terms of a procedure; the name counts twice because it is the strongest evidence.
 
     ``segmenter``: for very large builds, words found by dictionary lookup instead of running
-    underthesea on every name (see :func:`all_doc_terms`).
+    underthesea on every name (see :func:`all_doc_terms`).  Every text is normalised (and
+    segmented) once per build: ``features.cached_analysis`` (the same terms as
+    ``lexical_terms``; tests/test_index_speed_parts.py checks it).
     """
-    fields = doc_fields(proc)
+    aliases = " ; ".join(proc.aliases)
     if segmenter is None:
-        terms = lexical_terms(fields["name"]) * 2
-        terms += lexical_terms(fields["aliases"])
+        terms = cached_lexical_terms(proc.name) * 2
+        terms += cached_lexical_terms(aliases)
     else:
-        terms = (lexical_terms(fields["name"], with_words=False) + segmenter.tokens(fields["name"])) * 2
-        terms += lexical_terms(fields["aliases"], with_words=False) + segmenter.tokens(fields["aliases"])
-    for key in ("field", "result"):
-        terms += _shared_terms(fields[key])
+        terms = (syllable_terms(cached_analysis(proc.name, False)[0]) + segmenter.tokens(proc.name)) * 2
+        terms += syllable_terms(cached_analysis(aliases, False)[0]) + segmenter.tokens(aliases)
+    terms += _shared_terms(proc.field)
+    terms += _shared_terms(proc.result or "")
     terms += detail_terms(proc)
     return terms
 
@@ -101,12 +109,9 @@ class DictSegmenter:
         self.max_len = max((len(w) for w in words), default=1)
 
     def tokens(self, text: str) -> list[str]:
-        from vntext import fold_accents, normalize_query
-
-        norm = normalize_query(text)
-        if norm == fold_accents(norm):  # no diacritics: as word_tokens, no words
+        syl, _, accented = cached_analysis(text, False)
+        if not accented:  # no diacritics: as word_tokens, no words
             return []
-        syl = syllables(text)
         out, i = [], 0
         while i < len(syl):
             for n in range(min(self.max_len, len(syl) - i), 1, -1):
@@ -119,27 +124,26 @@ class DictSegmenter:
         return out
 
 
-@lru_cache(maxsize=200_000)
-def _part_syllables(text: str) -> tuple[str, ...]:
-    return tuple(syllables(text))
-
-
 def detail_terms(proc: Procedure) -> list[str]:
     """``lexical_terms(doc_fields(proc)["details"], with_words=False)``, computed per document name with a cache.
 
     Why: normalising the long documents text was two thirds of a 100k
     build, and the same document names ("Tờ khai…", "Bản sao…") recur in
     thousands of procedures.  Syllables never span the " ; " joints, so the
-    result is identical (tests/admin/test_index_build.py checks it).
+    result is identical (tests/admin/test_live_reload.py checks it).
     """
-    syl = [s for part in [d.name for d in proc.documents] + proc.conditions for s in _part_syllables(part)]
-    return syl + [f"{a}_{b}" for a, b in zip(syl, syl[1:], strict=False)]
+    syl = [s for part in [d.name for d in proc.documents] + proc.conditions for s in cached_syllables(part)]
+    return syllable_terms(syl)
 
 
-@lru_cache(maxsize=100_000)
-def _shared_terms(text: str) -> tuple[str, ...]:
+def _shared_terms(text: str) -> list[str]:
     """Terms of texts many procedures share (field, result): segmented once per build, not per procedure."""
-    return tuple(lexical_terms(text))
+    return cached_lexical_terms(text)
+
+
+def dense_parts(proc: Procedure) -> list[str]:
+    """The texts whose syllables the dense model needs (document text parts and the name query)."""
+    return [proc.name, *proc.aliases, proc.field, short_name(proc.name).lower()]
 
 
 @dataclass
@@ -150,6 +154,8 @@ class LoadedIndex:
     faiss_index: object
     encoder: Encoder
     path: Path
+    # sha1 of each procedure's snapshot line: a reload reuses the validated Procedure of an unchanged line
+    digests: list[bytes] = field(default_factory=list, repr=False)
 
 
 @contextmanager
@@ -206,19 +212,26 @@ def _catalogue_hash(procedures: list[Procedure], dumps: list[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def _terms_worker(args: tuple[list[Procedure], DictSegmenter | None]) -> list[list[str]]:
-    procs, segmenter = args
-    return [doc_terms(p, segmenter) for p in procs]
+_WORK: list[Procedure] = []  # the procedures of the running build, inherited by forked workers (no pickling)
+_WORK_SEGMENTER: DictSegmenter | None = None
+
+
+def _terms_worker(bounds: tuple[int, int]) -> tuple[list[list[str]], dict[str, tuple[str, ...]]]:
+    """BM25 terms of ``_WORK[lo:hi]`` and the syllables the dense model will need (sent back to the parent)."""
+    lo, hi = bounds
+    procs = _WORK[lo:hi]
+    terms = [doc_terms(p, _WORK_SEGMENTER) for p in procs]
+    known = {t: cached_syllables(t) for p in procs for t in dense_parts(p)}
+    return terms, known
 
 
 def _words_worker(names: list[str]) -> list[str]:
-    from knowledge_base.features import word_tokens
-
-    return [w for n in names for w in word_tokens(n)]
+    return [w for n in names for w in cached_analysis(n)[1]]
 
 
 SEGMENT_FULL_MAX = int(os.environ.get("KB_SEGMENT_FULL_MAX", "20000"))
 SEGMENT_SAMPLE = 4000
+PARALLEL_MIN = 4000  # fewer procedures: segmented in this process (forking would cost more)
 
 
 def _pool_map(fn, items: list, workers: int, log, label: str) -> list:  # noqa: ANN001
@@ -234,14 +247,19 @@ def _pool_map(fn, items: list, workers: int, log, label: str) -> list:  # noqa: 
     return out
 
 
-def all_doc_terms(procedures: list[Procedure], log=print) -> list[list[str]]:  # noqa: ANN001
+def all_doc_terms(procedures: list[Procedure], log=print, sink=None) -> list[list[str]]:  # noqa: ANN001
     """BM25 terms of every procedure, on every core for large catalogues.
 
     Why: underthesea word segmentation of every name was the largest single cost of a 100k
-    build.  Texts many procedures share (field, result, document names) are segmented once
-    (cached); above ``KB_SEGMENT_FULL_MAX`` procedures the curated names and a sample of
-    the others are segmented by underthesea and the rest by :class:`DictSegmenter`.
+    build.  Every text is normalised and segmented once per build (``features.cached_*``:
+    fields, results and document names repeat across thousands of procedures); above
+    ``KB_SEGMENT_FULL_MAX`` procedures the curated names and a sample of the others are
+    segmented by underthesea and the rest by :class:`DictSegmenter`.  The workers also send
+    back the syllables of the names, aliases and fields, which the dense model reuses
+    (``features.seed_syllables``) instead of normalising them again.  ``sink(terms)``: called
+    with each chunk of documents' terms, in order, instead of returning them all.
     """
+    global _WORK, _WORK_SEGMENTER
     workers = min(os.cpu_count() or 1, int(os.environ.get("KB_BUILD_WORKERS", "8")))
     segmenter = None
     if len(procedures) > SEGMENT_FULL_MAX:
@@ -254,17 +272,33 @@ def all_doc_terms(procedures: list[Procedure], log=print) -> list[list[str]]:  #
         found = _pool_map(_words_worker, sample, workers, log, "tách từ mẫu") if workers > 1 else [_words_worker(sample)]
         segmenter = DictSegmenter({tuple(w.split("_")) for part in found for w in part})
         log(f"[kb] từ điển tách từ: {len(segmenter.words)} từ từ {len(sample)} tên")
-    if len(procedures) < 4000 or workers < 2:
-        return _terms_worker((procedures, segmenter))
+    if len(procedures) < PARALLEL_MIN or workers < 2:
+        terms = [doc_terms(p, segmenter) for p in procedures]
+        if sink is None:
+            return terms
+        sink(terms)
+        return []
     chunk = max(1, (len(procedures) + workers * 4 - 1) // (workers * 4))
-    parts = [(procedures[i : i + chunk], segmenter) for i in range(0, len(procedures), chunk)]
+    bounds = [(i, min(i + chunk, len(procedures))) for i in range(0, len(procedures), chunk)]
     out: list[list[str]] = []
     import multiprocessing as mp
 
-    with mp.get_context("fork").Pool(workers) as pool:
-        for i, terms in enumerate(pool.imap(_terms_worker, parts)):
-            out.extend(terms)
-            log(f"[kb] từ khóa: {len(out)}/{len(procedures)} thủ tục ({i + 1}/{len(parts)})")
+    _WORK, _WORK_SEGMENTER = procedures, segmenter
+    features_mn_re()  # built once here, inherited by the workers
+    try:
+        with mp.get_context("fork").Pool(workers) as pool:
+            done = 0
+            for i, (terms, known) in enumerate(pool.imap(_terms_worker, bounds)):
+                done += len(terms)
+                if sink is None:
+                    out.extend(terms)
+                else:
+                    sink(terms)
+                del terms
+                seed_syllables(known)
+                log(f"[kb] từ khóa: {done}/{len(procedures)} thủ tục ({i + 1}/{len(bounds)})")
+    finally:
+        _WORK, _WORK_SEGMENTER = [], None
     return out
 
 
@@ -317,8 +351,15 @@ def build(
         t = time.perf_counter()
         keep = np.asarray([prev["rows"].get(k, -1) if prev else -1 for k in keys], np.int64)
         todo = [int(i) for i in np.nonzero(keep < 0)[0]]
-        fresh = dict(zip(todo, all_doc_terms([procedures[i] for i in todo], log), strict=True))
-        bm25 = prev["bm25"].updated(keep, fresh) if prev else BM25Index.build([fresh[i] for i in range(len(procedures))])
+        if prev:
+            fresh = dict(zip(todo, all_doc_terms([procedures[i] for i in todo], log), strict=True))
+            bm25 = prev["bm25"].updated(keep, fresh)
+            del fresh
+        else:  # every procedure is new: term ids chunk by chunk, no list of every document's terms
+            collector = TermCollector()
+            all_doc_terms(procedures, log, sink=collector.add)
+            bm25 = collector.index()
+            del collector
         step(40, f"[kb] BM25: {len(bm25.postings)} từ khóa, {len(todo)} thủ tục tách từ ({time.perf_counter() - t:.1f}s)")
         if prev is not None and model_id == STATIC_MODEL_ID:
             shutil.copytree(prev["path"] / "encoder", tmp / "encoder", copy_function=os.link)  # hard links: no copy
@@ -330,7 +371,8 @@ def build(
             encoder_dir = tmp / "encoder"
         else:
             encoder_dir = hf_model_dir()
-        encoder = load_encoder(encoder_dir, model_id)
+        fingerprint = model_fingerprint(encoder_dir)
+        encoder = _cached_encoder(encoder_dir, model_id, fingerprint)
         t = time.perf_counter()
         dim = encoder.encode(["x"]).shape[1]
         vecs = np.zeros((len(procedures), dim), np.float32)
@@ -342,7 +384,7 @@ def build(
             else:
                 vecs[i] = row
         if missing:
-            vecs[missing] = encoder.encode([doc_text(procedures[i]) for i in missing])
+            vecs[missing] = encoder.encode_procedures([procedures[i] for i in missing])
         index = faiss.IndexFlatIP(dim)
         index.add(vecs)
         step(85, f"[kb] faiss: {index.ntotal} vectơ, {dim} chiều, {len(missing)} vectơ mới ({time.perf_counter() - t:.1f}s)")
@@ -358,7 +400,7 @@ def build(
             "n_procedures": len(procedures),
             "n_curated": sum(p.curated for p in procedures),
             "model_id": model_id,
-            "model_fingerprint": model_fingerprint(encoder_dir),
+            "model_fingerprint": fingerprint,
             "dim": int(dim),
             "build_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "build_seconds": round(time.perf_counter() - t0, 2),
@@ -369,10 +411,31 @@ def build(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        clear_build_caches()
     if make_current:
         _make_current(out)
     step(90, f"[kb] chỉ mục sẵn sàng: {out} ({manifest['build_seconds']}s)")
     return out
+
+
+_LAST_ENCODER: dict[tuple[str, str], Encoder] = {}
+
+
+def _cached_encoder(encoder_dir: Path, model_id: str, fingerprint: str) -> Encoder:
+    """The encoder of the previous build in this process when its weights are the same (by fingerprint).
+
+    Why: an incremental build (a one-procedure publish in the admin app) hard-links the
+    previous encoder and encodes a single procedure; loading the model again was a good part
+    of its time.  Only the last model is kept.
+    """
+    key = (model_id, fingerprint)
+    encoder = _LAST_ENCODER.get(key)
+    if encoder is None:
+        encoder = load_encoder(encoder_dir, model_id)
+        _LAST_ENCODER.clear()
+        _LAST_ENCODER[key] = encoder
+    return encoder
 
 
 def _reusable(reuse: Path | None, model_id: str) -> dict | None:
@@ -444,8 +507,15 @@ def live_procedures() -> list[Procedure]:
     return live[1] if live is not None else store.load_all()
 
 
-def load(path: Path | None = None, check_catalogue: bool = True) -> LoadedIndex:
-    """Load an index, refusing one that is stale or built with another model."""
+def load(path: Path | None = None, check_catalogue: bool = True, previous: LoadedIndex | None = None) -> LoadedIndex:
+    """Load an index, refusing one that is stale or built with another model.
+
+    ``previous``: the index being replaced (the live server's background reload).  Procedures
+    whose snapshot line is unchanged are taken from it instead of being validated again, and
+    its encoder is kept when the model's fingerprint is the same (an incremental build
+    hard-links the encoder): a one-procedure publish used to re-validate 2.6k procedures and
+    reload the model, most of the ≈ 4 s between publish and the bot answering.
+    """
     import faiss
 
     path = path or current_dir()
@@ -464,18 +534,29 @@ def load(path: Path | None = None, check_catalogue: bool = True) -> LoadedIndex:
     if model_fingerprint(encoder_dir) != manifest["model_fingerprint"]:
         raise StaleIndexError(f"Mô hình nhúng tại {encoder_dir} khác với mô hình đã lập chỉ mục: hãy build lại")
     with (path / "procedures.jsonl").open(encoding="utf-8") as fh:
-        procedures = [Procedure.model_validate_json(line) for line in fh if line.strip()]
-    if store.catalogue_version(procedures) != manifest["catalogue_version"]:
+        lines = [line.rstrip("\n") for line in fh if line.strip()]
+    digests = [hashlib.sha1(line.encode("utf-8")).digest() for line in lines]  # noqa: S324 - a cache key
+    known = dict(zip(previous.digests, previous.procedures, strict=False)) if previous is not None else {}
+    procedures = []
+    for line, digest in zip(lines, digests, strict=True):
+        proc = known.get(digest)
+        procedures.append(proc if proc is not None else Procedure.model_validate_json(line))
+    # the snapshot's lines are the procedures' model_dump_json(): hash them as written (as build() does)
+    if _catalogue_hash(procedures, lines) != manifest["catalogue_version"]:
         raise StaleIndexError(f"Tệp thủ tục trong {path} không khớp manifest: chỉ mục bị hỏng, hãy build lại")
     if check_catalogue:
         _check_catalogue(manifest)
     with (path / "bm25.pkl").open("rb") as fh:
         bm25 = pickle.load(fh)  # noqa: S301 - our own artefact, written by build()
     index = faiss.read_index(str(path / "dense.faiss"))
-    encoder = load_encoder(encoder_dir, model_id)
+    if (previous is not None and previous.manifest.get("model_id") == model_id
+            and previous.manifest.get("model_fingerprint") == manifest["model_fingerprint"]):
+        encoder = previous.encoder
+    else:
+        encoder = load_encoder(encoder_dir, model_id)
     if index.ntotal != len(procedures):
         raise StaleIndexError(f"faiss có {index.ntotal} vectơ nhưng có {len(procedures)} thủ tục: hãy build lại")
-    return LoadedIndex(manifest, procedures, bm25, index, encoder, path.resolve())
+    return LoadedIndex(manifest, procedures, bm25, index, encoder, path.resolve(), digests)
 
 
 def _check_catalogue(manifest: dict) -> None:

@@ -34,16 +34,18 @@ logger = logging.getLogger(__name__)
 RETRY_AFTER_S = 30.0
 
 
-def _load(target: Path) -> Searcher:
+def _load(target: Path, previous: Searcher | None = None) -> Searcher:
+    """Load ``target``; with ``previous`` (a reload), unchanged procedures, their name syllables
+    and an identical encoder are taken over instead of being validated and built again."""
     from knowledge_base.retrieval import Searcher
 
-    loaded = kb_index.load(target, check_catalogue=False)
+    loaded = kb_index.load(target, check_catalogue=False, previous=previous.index if previous is not None else None)
     try:
         kb_index.load_check_catalogue(loaded)
     except kb_index.StaleIndexError as exc:
         # the snapshot is self-consistent; going silent would help nobody
         logger.warning("%s — serving the indexed snapshot until the next build", exc)
-    return Searcher(loaded)
+    return Searcher(loaded, previous=previous)
 
 
 class LiveSearcher:
@@ -105,7 +107,7 @@ class LiveSearcher:
             return False
         t0 = time.perf_counter()
         try:
-            searcher = _load(target)
+            searcher = _load(target, previous=self._searcher)
         except Exception:
             logger.exception("new index %s could not be loaded; still serving %s", target, self._path)
             self._failed_until[target] = time.monotonic() + RETRY_AFTER_S

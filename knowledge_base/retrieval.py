@@ -72,16 +72,27 @@ def _coverage(query_syl: list[str], phrase_syl: list[str]) -> float:
 class Searcher:
     """Answers queries over one loaded index."""
 
-    def __init__(self, loaded: kb_index.LoadedIndex, weights: Weights | None = None) -> None:
+    def __init__(self, loaded: kb_index.LoadedIndex, weights: Weights | None = None,
+                 previous: Searcher | None = None) -> None:
+        """``previous``: the searcher being replaced; its per-procedure name syllables are reused
+        for the procedures ``loaded`` took over from it unchanged (``index.load(previous=...)``)."""
         self.index = loaded
         self.weights = weights or Weights()
         procs = loaded.procedures
         self.priors = np.asarray([p.citizen_priority for p in procs], np.float32)
+        old = {id(p): j for j, p in enumerate(previous.index.procedures)} if previous is not None else {}
         # folded syllables of each procedure's names (official short name + aliases)
-        self.name_syl: list[list[list[str]]] = [
-            [syllables(short_name(p.name))] + [syllables(a) for a in p.aliases] for p in procs
-        ]
-        self.name_set: list[set[str]] = [set().union(*groups) for groups in self.name_syl]
+        self.name_syl: list[list[list[str]]] = []
+        self.name_set: list[set[str]] = []
+        for p in procs:
+            j = old.get(id(p))
+            if j is not None and previous.index.procedures[j] is p:
+                self.name_syl.append(previous.name_syl[j])
+                self.name_set.append(previous.name_set[j])
+            else:
+                groups = [syllables(short_name(p.name))] + [syllables(a) for a in p.aliases]
+                self.name_syl.append(groups)
+                self.name_set.append(set().union(*groups))
 
     def _lexical(self, expanded: str) -> np.ndarray:
         return self.index.bm25.scores(lexical_terms(query_text(expanded)))
