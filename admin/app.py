@@ -33,6 +33,7 @@ from sqlalchemy import select
 
 from admin import analytics, auth, desk, forms, upload
 from knowledge_base import db, publish
+from knowledge_base.priority import lower_for_background_work
 from knowledge_base.schema import Procedure
 
 logger = logging.getLogger(__name__)
@@ -443,6 +444,7 @@ def _running_job() -> db.Job | None:
 
 
 def _run_job(fn, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003 - publish/rollback and their arguments
+    lower_for_background_work()  # this job's thread only: the app's pages keep their priority
     try:
         fn(*args, **kwargs)
     except publish.PublishError as exc:

@@ -185,6 +185,11 @@ def main(argv: list[str] | None = None) -> int:
         sp.add_argument("--actor", default=os.environ.get("USER") or "cli", help="tên người thực hiện, ghi vào nhật ký")
     args = parser.parse_args(argv)
 
+    if args.cmd in {"build", "import", "publish", "rollback"}:
+        # a background job: citizens' turns on the same cores go first (knowledge_base/priority.py)
+        from knowledge_base.priority import lower_for_background_work
+
+        lower_for_background_work()
     if args.cmd in {"db", "diff", "discard", "publish", "rollback", "history"}:
         return _cmd_versions(args)
     if args.cmd == "verify":
