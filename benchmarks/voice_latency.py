@@ -14,7 +14,13 @@ What it measures (printed as a table):
   divided by the number of concurrent calls;
 * recognition real-time factor (CPU seconds per second of audio decoded);
 * outbound underruns (a frame sent after Twilio should already have been
-  playing it; and, on the simulator side, playback finding an empty buffer).
+  playing it; and, on the simulator side, playback finding an empty buffer);
+* event-loop lateness of a 20 ms timer, in the gateway (its real-time path: every
+  call's inbound frames, VAD, timers and outbound frames) and in this process (the
+  simulated callers' own clock, which the caller-side figure depends on).
+
+``--chat-nice N`` runs the Rasa server and the action server at nice N (lower CPU
+priority than the gateway), as a deployment would (docs/voice.md, "CPU priority").
 
 Setup: the gateway runs as its own process (``python -m voice``), pinned to
 at most 2 CPUs, with a fake Twilio REST API on loopback.  By default it talks to
@@ -68,6 +74,10 @@ SPEECH_DIR = Path(
     os.environ.get("SPEECH_DIR", REPO.parent / "shared" / "data" / "speech" / "vi_commands_8k")
 )
 TARGET_P95_MS = 800.0
+#: A caller speaks after this much silence from the bot: more than the gap between an answer's first
+#: clip and its remainder (synthesised while the first plays), so that no question lands inside an
+#: answer -- the gateway would then measure the next turn behind the rest of the previous answer.
+QUIET_S = 1.5
 
 
 def pct(values: list[float], q: float) -> float:
@@ -84,6 +94,49 @@ def cpu_seconds(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def renice_tree(pid: int, niceness: int) -> int:
+    """Set the nice value of every thread of ``pid`` and of its children; returns threads changed.
+
+    Linux keeps a nice value per thread, and threads inherit it when they are created, so the
+    threads already running are changed one by one (what ``nice -n N`` at start-up gives at once).
+    """
+    changed = 0
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, int(task.name), niceness)
+            changed += 1
+        except (ProcessLookupError, PermissionError):
+            continue
+        children = task / "children"
+        if children.exists():
+            for child in children.read_text().split():
+                changed += renice_tree(int(child), niceness)
+    return changed
+
+
+class LoopLag:
+    """Lateness of a 20 ms timer on this process's loop (the simulated callers' clock)."""
+
+    def __init__(self) -> None:
+        self.samples: list[float] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + 0.02
+            await asyncio.sleep(0.02)
+            self.samples.append(max(0.0, loop.time() - due) * 1000)
+
+    def __enter__(self) -> LoopLag:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._task is not None:
+            self._task.cancel()
 
 
 def free_port() -> int:
@@ -172,13 +225,13 @@ async def one_call(
     await sim.connect()
     await sim.wait_until(lambda: sim.media_frames > 0, timeout=30)
     for _ in range(turns):
-        await sim.wait_bot_quiet(timeout=180, quiet_s=0.4)
+        await sim.wait_bot_quiet(timeout=180, quiet_s=QUIET_S)
         utt = sim.say(speech.next())
         await utt.done.wait()
         await sim.wait_until(lambda u=utt: sim.first_media_after(u.last_voiced) is not None, timeout=30)
         latencies.append(sim.first_media_after(utt.last_voiced) - utt.last_voiced)  # type: ignore[operator]
         await asyncio.sleep(0.5)  # let the answer start playing
-    await sim.wait_bot_quiet(timeout=180, quiet_s=0.4)
+    await sim.wait_bot_quiet(timeout=180, quiet_s=QUIET_S)
     await sim.hang_up()
 
 
@@ -193,17 +246,20 @@ async def scenario(
     before = get_json(f"{url}/metrics")
     n_before = len(before["finished"])
     cpu0, t0 = cpu_seconds(pid), time.monotonic()
+    load0 = os.getloadavg()[0]
     latencies: list[float] = []
     sims: list[TwilioCallSimulator] = []
     try:
-        await asyncio.gather(
-            *(one_call(url, speech, turns, latencies, sims, i * stagger_s / n_calls) for i in range(n_calls))
-        )
+        with LoopLag() as sim_lag:
+            await asyncio.gather(
+                *(one_call(url, speech, turns, latencies, sims, i * stagger_s / n_calls) for i in range(n_calls))
+            )
     finally:
         await asyncio.gather(*(s.close() for s in sims), return_exceptions=True)
     cpu1, t1 = cpu_seconds(pid), time.monotonic()
+    load1 = os.getloadavg()[0]
     await asyncio.sleep(0.5)
-    after = get_json(f"{url}/metrics")
+    after = get_json(f"{url}/metrics?loop_lag_since={before['loop_time']}")
     calls = after["finished"][n_before:]
     turns_data = [t for c in calls for t in c["turns"] if t["total_ms"] is not None]
     asr0, asr1 = before["asr"], after["asr"]
@@ -223,11 +279,16 @@ async def scenario(
         "underruns_server": sum(c["underruns"] for c in calls),
         "underruns_client": sum(s.underruns for s in sims),
         "frames": sum(c["frames_sent"] for c in calls),
+        "gateway_lag_ms": after.get("loop_lag_ms", []),
+        "sim_lag_ms": sim_lag.samples,
+        "load": (load0, load1),
     }
 
 
-def print_table(results: list[dict[str, Any]], model: str, silence_ms: int, bot: str) -> None:
-    print(f"\nvoice gateway latency -- Rasa: {bot}; model: {model}; silence threshold {silence_ms} ms; "
+def print_table(results: list[dict[str, Any]], model: str, args: argparse.Namespace, bot: str, nice: int) -> None:
+    print(f"\nvoice gateway latency -- Rasa: {bot}; model: {model}; silence threshold {args.silence_ms} ms; "
+          f"ACK_AFTER_MS {args.ack_after_ms if args.ack_after_ms is not None else 'default'}; "
+          f"chat servers at nice {nice}; "
           f"{os.cpu_count()} CPUs on this machine, gateway pinned to <= 2")
     header = f"{'stage (ms)':<44}" + "".join(
         f"{str(r['calls']) + ' call(s) p50':>16}{'p95':>8}" for r in results
@@ -241,6 +302,8 @@ def print_table(results: list[dict[str, Any]], model: str, silence_ms: int, bot:
         ("  Rasa reply -> first outbound frame", "tts_ms"),
         ("  end of speech -> first frame (gateway clock)", "server_total_ms"),
         ("end of speech -> first frame of the ANSWER", "answer_ms"),
+        ("gateway loop: 20 ms timer fired late by", "gateway_lag_ms"),
+        ("simulator loop: 20 ms timer fired late by", "sim_lag_ms"),
     ]
     for label, key in rows:
         print(f"{label:<44}" + "".join(f"{pct(r[key], 50):>16.0f}{pct(r[key], 95):>8.0f}" for r in results))
@@ -251,6 +314,10 @@ def print_table(results: list[dict[str, Any]], model: str, silence_ms: int, bot:
     print(f"{'turns with the acknowledgement first':<44}"
           + "".join(f"{str(r['acknowledged']) + ' / ' + str(r['turns']):>24}" for r in results))
     print(f"{'turns measured / frames sent':<44}" + "".join(f"{str(r['turns']) + ' / ' + str(r['frames']):>24}" for r in results))
+    print(f"{'loop lag max gateway / simulator (ms)':<44}"
+          + "".join(f"{max(r['gateway_lag_ms'], default=0):>15.0f} / {max(r['sim_lag_ms'], default=0):<6.0f}" for r in results))
+    print(f"{'load average (1 min) at start / end':<44}"
+          + "".join(f"{r['load'][0]:>15.2f} / {r['load'][1]:<6.2f}" for r in results))
     ok = all(pct(r["e2e_ms"], 95) <= TARGET_P95_MS for r in results)
     clean = all(r["underruns_server"] == 0 and r["underruns_client"] == 0 for r in results)
     print(f"\ntarget p95 <= {TARGET_P95_MS:.0f} ms: {'MET' if ok else 'NOT MET'}; "
@@ -289,6 +356,8 @@ async def main_async(args: argparse.Namespace) -> int:
         "ASR_WORKERS": "2",
         "NO_INPUT_TIMEOUT_MS": "60000",
     }
+    if args.ack_after_ms is not None:
+        env["ACK_AFTER_MS"] = str(args.ack_after_ms)
     proc = subprocess.Popen(
         [sys.executable, "-m", "voice", "--port", str(port), "--log-level", "WARNING"],
         cwd=REPO,
@@ -309,9 +378,13 @@ async def main_async(args: argparse.Namespace) -> int:
                 await asyncio.sleep(0.2)
         # Warm-up: fixed prompts (welcome) get cached, as in a running service.
         await scenario(url, proc.pid, 1, 1, speech)
-        results = [await scenario(url, proc.pid, n, args.turns, speech, args.stagger_s) for n in args.calls]
         bot = "real Rasa + action server (dev-set questions)" if servers else f"fake ({args.rasa_delay_ms:.0f} ms)"
-        print_table(results, model.name if real else "tiny test model (tone words)", args.silence_ms, bot)
+        for nice in args.chat_nice:
+            if servers is not None:
+                n = sum(renice_tree(p.pid, nice) for p in servers.procs)
+                print(f"Rasa and action servers: {n} threads at nice {nice}", file=sys.stderr)
+            results = [await scenario(url, proc.pid, n, args.turns, speech, args.stagger_s) for n in args.calls]
+            print_table(results, model.name if real else "tiny test model (tone words)", args, bot, nice)
     finally:
         proc.terminate()
         proc.wait(timeout=30)
@@ -334,6 +407,11 @@ def main() -> int:
     parser.add_argument("--bot", choices=["real", "fake"], default="real",
                         help="the real Rasa + action servers (default) or the fake Rasa")
     parser.add_argument("--rasa-delay-ms", type=float, default=35.0, help="fake Rasa only")
+    parser.add_argument("--ack-after-ms", type=int, default=None,
+                        help="the gateway's ACK_AFTER_MS (default: the gateway's default)")
+    parser.add_argument("--chat-nice", type=int, nargs="+", default=[0],
+                        help="run the Rasa and action servers at this nice value (0: same priority as the "
+                             "gateway); several values: the scenarios are run once per value, in order")
     parser.add_argument(
         "--stagger-s", type=float, default=4.0,
         help="spread call arrivals over this many seconds (0 = all callers speak in lockstep)",

@@ -121,7 +121,10 @@ start() {  # name entrypoint VAR=value...
   if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
     echo "    $name already running (pid $(cat "$pidfile"))"; return
   fi
-  env "$@" setsid "docker/entrypoints/$entry" > "$PROD_DIR/logs/$name.log" 2>&1 < /dev/null &
+  # CPU priority: with the phone gateway here, chat turns (Rasa, actions) yield the cores to its
+  # real-time audio (docs/voice.md, "CPU priority"); CHAT_NICE overrides, 0 = same priority.
+  local nice=0; case $name in rasa*|actions*) nice="${CHAT_NICE:-$([ "${PROD_VOICE:-0}" = 1 ] && echo 10 || echo 0)}" ;; esac
+  env "$@" nice -n "$nice" setsid "docker/entrypoints/$entry" > "$PROD_DIR/logs/$name.log" 2>&1 < /dev/null &
   echo $! > "$pidfile"
   echo "==> $name (pid $!, log: $PROD_DIR/logs/$name.log)"
 }

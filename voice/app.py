@@ -37,7 +37,7 @@ from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from vntext.pii import mask_pii
 from voice.asr import AsrEngine
-from voice.call import ACK, WELCOME, CallSession, Services
+from voice.call import WELCOME, CallSession, Services, prepare_ack
 from voice.config import Settings
 from voice.dialogue import RasaClient
 from voice.tts import PromptCache, TtsError, engine_from_settings
@@ -55,6 +55,44 @@ SESSIONS: web.AppKey[dict[str, CallSession]] = web.AppKey("sessions", dict)
 STATS: web.AppKey[dict[str, int]] = web.AppKey("stats", dict)
 OWNED: web.AppKey[list[Any]] = web.AppKey("owned", list)
 FINISHED: web.AppKey[deque[Any]] = web.AppKey("finished_metrics", deque)
+LOOP_LAG: web.AppKey[LoopLag] = web.AppKey("loop_lag")
+
+
+class LoopLag:
+    """How late the event loop runs a timer: the real-time path's health.
+
+    Every inbound frame, VAD decision, timer and outbound frame of every call runs on this
+    one loop; when it is starved (CPU-bound work in the process, other processes on the
+    cores) every call's audio is late together.  A 20 ms timer is measured for how late it
+    fires; the last ``keep`` samples are kept for ``/metrics``.
+    """
+
+    PERIOD_S = 0.02
+
+    def __init__(self, keep: int = 30000) -> None:
+        self.samples: deque[tuple[float, float]] = deque(maxlen=keep)  # (loop time, lateness s)
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="loop-lag")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            due = loop.time() + self.PERIOD_S
+            await asyncio.sleep(self.PERIOD_S)
+            now = loop.time()
+            self.samples.append((now, max(0.0, now - due)))
+
+    def since(self, t: float) -> list[float]:
+        """Lateness samples (ms) taken after loop time ``t``."""
+        return [round(lag * 1000, 1) for at, lag in self.samples if at >= t]
 
 
 def stream_token(auth_token: str, call_sid: str) -> str:
@@ -323,13 +361,17 @@ async def metrics(request: web.Request) -> web.Response:
     live = [_call_summary(s.metrics) for s in request.app[SESSIONS].values()]
     services = request.app.get(SERVICES)
     asr = services.asr.stats if services is not None else None
-    return web.json_response(
-        {
-            "finished": finished,
-            "live": live,
-            "asr": {"audio_s": asr.audio_s, "cpu_s": asr.cpu_s, "jobs": asr.jobs} if asr else None,
-        }
-    )
+    body: dict[str, Any] = {
+        "finished": finished,
+        "live": live,
+        "asr": {"audio_s": asr.audio_s, "cpu_s": asr.cpu_s, "jobs": asr.jobs} if asr else None,
+        "loop_time": asyncio.get_running_loop().time(),
+    }
+    since = request.query.get("loop_lag_since")
+    if since is not None:
+        with contextlib.suppress(ValueError):
+            body["loop_lag_ms"] = request.app[LOOP_LAG].since(float(since))
+    return web.json_response(body)
 
 
 async def build_services(
@@ -360,6 +402,7 @@ def create_app(
     app[STATS] = {"calls": 0, "ended": 0, "bad_frames": 0, "early_media": 0, "bad_tokens": 0}
     app[OWNED] = []
     app[FINISHED] = deque(maxlen=500)
+    app[LOOP_LAG] = LoopLag()
     if services is not None:
         app[SERVICES] = services
 
@@ -367,11 +410,13 @@ def create_app(
         if SERVICES not in app:
             app[SERVICES], app[OWNED] = await build_services(settings, preloaded_asr)
             # the fixed prompts said under load are synthesised before the first call
-            for prompt in (WELCOME, ACK):
-                with contextlib.suppress(TtsError):
-                    await app[SERVICES].tts.ulaw(prompt)
+            with contextlib.suppress(TtsError):
+                await app[SERVICES].tts.ulaw(WELCOME)
+        await prepare_ack(app[SERVICES])  # "Dạ.", pre-encoded: said from the loop, never synthesised per turn
+        app[LOOP_LAG].start()
 
     async def on_shutdown(app: web.Application) -> None:
+        await app[LOOP_LAG].stop()
         for session in list(app[SESSIONS].values()):
             with contextlib.suppress(Exception):
                 await session.close()

@@ -91,7 +91,9 @@ def load_model(path: Path) -> Any:
 class AsrEvent:
     """Something the recogniser learnt about the caller's speech."""
 
-    kind: str  # "speech_start" | "partial" | "final"
+    #: "speech_start" | "partial" | "end" (the energy detector ended the utterance; its transcript,
+    #: the "final", follows once the recogniser has caught up) | "final"
+    kind: str
     text: str = ""
     #: loop time (``loop.time()``) of the audio that triggered the event; for
     #: "speech_start" this is the arrival of the first voiced frame.
@@ -102,7 +104,7 @@ class AsrEvent:
     grammar_confidence: float = 0.0
     #: loop time at which the utterance was judged complete (finals only)
     ended_at: float = 0.0
-    #: loop time of the last voiced frame of the utterance (finals only)
+    #: loop time of the last voiced frame of the utterance ("end" and "final")
     speech_end_at: float = 0.0
     source: str = "vad"  # what detected a speech start: "vad" or "asr"
 
@@ -395,6 +397,11 @@ class RecognizerStream:
         self._utt_frames = 0
         self._pending.append(_EndMark(reason, now))
         self._kick()
+        if reason != "flush":
+            # Known now, on the loop, before the recogniser's final result (which may wait for a
+            # worker): the call can start its acknowledgement deadline from here.
+            self.on_event(AsrEvent("end", at=now, reason=reason, ended_at=now,
+                                   speech_end_at=self._last_voiced_at or now))
 
     # ---------------------------------------------------------- worker side
 

@@ -26,7 +26,7 @@ from typing import Any
 from vntext.numbers import DIGITS
 from vntext.pii import mask_pii
 from voice.asr import AsrEngine, AsrEvent, RecognizerStream
-from voice.audio import FRAME_MS, ulaw_frames
+from voice.audio import FRAME_MS, rms, ulaw_decode, ulaw_frames
 from voice.config import Settings
 from voice.dialogue import BotReply, RasaClient, for_tts, sms_body, spoken
 from voice.speech import ASK_MORE, SMS_OFFER, first_turn, offer
@@ -139,11 +139,17 @@ class Player:
 
         ``on_start`` is called with the send time of the clip's first frame.
         """
+        return self.enqueue_frames(ulaw_frames(ulaw), on_start)
+
+    def enqueue_frames(
+        self, frames: list[bytes], on_start: Callable[[float], None] | None = None
+    ) -> asyncio.Future[None]:
+        """Queue a clip already cut into 20 ms frames (the pre-encoded acknowledgement)."""
         self._counter += 1
         name = f"clip-{self._counter}"
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._idle.clear()
-        self._queue.put_nowait((ulaw_frames(ulaw), name, done, on_start))
+        self._queue.put_nowait((frames, name, done, on_start))
         return done
 
     async def wait_idle(self, timeout: float | None = None) -> None:
@@ -261,6 +267,30 @@ class Services:
     rasa: RasaClient
     twilio: TwilioGateway
     sms_guard: SmsGuard = field(default_factory=SmsGuard)
+    #: "Dạ." as 20 ms μ-law frames, synthesised once at start-up (:func:`prepare_ack`): saying it
+    #: costs no TTS job, no thread hand-off and no await, so it is never queued behind other work.
+    ack_frames: list[bytes] | None = None
+
+
+async def prepare_ack(services: Services) -> None:
+    """Synthesise the acknowledgement once (start-up); without it no acknowledgement is said.
+
+    Its trailing silence is cut (espeak-ng ends every clip with ~0.4 s of it), so the answer
+    queued behind "Dạ." is not held back by silence.
+    """
+    if services.ack_frames is None:
+        try:
+            services.ack_frames = trim_silence(ulaw_frames(await services.tts.ulaw(ACK)))
+        except TtsError as exc:
+            log.error("the acknowledgement %r could not be synthesised, it will not be said: %s", ACK, exc)
+
+
+def trim_silence(frames: list[bytes], level: float = 50.0) -> list[bytes]:
+    """Drop the silent 20 ms frames before the first and after the last audible one (one kept after)."""
+    loud = [i for i, f in enumerate(frames) if rms(ulaw_decode(f)) >= level]
+    if not loud:
+        return frames
+    return frames[loud[0] : loud[-1] + 2]
 
 
 class CallSession:
@@ -305,6 +335,10 @@ class CallSession:
         self._offer_aspect: str | None = None
         self._can_offer = False
         self._timing: TurnTiming | None = None
+        self._ack_timer: asyncio.TimerHandle | None = None
+        self._ack_said = False  # "Dạ." queued for the caller's latest utterance
+        self._ack_anchor = 0.0  # what its deadline counts from (end of speech, or the key press)
+        self._ack_frame_at = 0.0  # send time of its first frame
         self._tasks: set[asyncio.Task[Any]] = set()
 
     # ----------------------------------------------------------- lifecycle
@@ -325,6 +359,7 @@ class CallSession:
         self.closed = True
         if self._no_input_task is not None:
             self._no_input_task.cancel()
+        self._cancel_ack()
         self._turn_task.cancel()
         for task in list(self._tasks):
             task.cancel()
@@ -354,6 +389,7 @@ class CallSession:
         if self.closed:
             return
         self._cancel_no_input()
+        self._cancel_ack()  # the key's own turn has its own deadline
         if self.player.active or self._busy:
             self._barge_in(self.loop.time(), source="dtmf")
         self._inputs.put_nowait(("dtmf", digit))
@@ -365,8 +401,17 @@ class CallSession:
             return
         if ev.kind in ("speech_start", "partial"):
             self._cancel_no_input()
+            if ev.kind == "speech_start":
+                self._cancel_ack()  # the caller speaks again: no "Dạ." over them
             if self.player.active and self.settings.barge_in and not self.transferring:
                 self._barge_in(ev.at if ev.kind == "speech_start" else self.loop.time(), ev.source)
+        elif ev.kind == "end":
+            # The caller stopped talking: the acknowledgement's deadline counts from here, so
+            # neither a recogniser busy with other calls nor the assistant delays it.
+            if self._timing is not None and not self._busy:
+                self._timing = None  # a finished turn that never played audio: not this utterance's
+            self._ack_said, self._ack_frame_at = False, 0.0
+            self._arm_ack(ev.speech_end_at)
         elif ev.kind == "final":
             self._inputs.put_nowait(("final", ev))
 
@@ -408,6 +453,11 @@ class CallSession:
         self.metrics.transcripts.append(text)
         log.info("call %s heard %r (%s) grammar=%r", self.call_sid, mask_pii(text), ev.reason, ev.grammar_text)
         self._timing = TurnTiming(speech_end=ev.speech_end_at, final=ev.at, text=text)
+        if self._ack_said:  # "Dạ." already went out, before the transcript was ready
+            self._timing.acknowledged = True
+            if self._ack_frame_at:
+                self._on_first_frame(self._ack_frame_at)
+        self._ack_said, self._ack_frame_at = False, 0.0
         if self.mode == "confirm_transfer":
             yes = self._yes_no(ev)
             self._set_mode("free")
@@ -530,21 +580,51 @@ class CallSession:
     async def _ask_rasa(self, text: str) -> None:
         self.no_input = 0
         timing = self._timing  # kept here: the acknowledgement's first frame files it under metrics.turns
-        request = asyncio.ensure_future(self.services.rasa.send(self.call_sid, text))
-        try:
-            wait_s = self.settings.ack_after_ms / 1000.0
-            if wait_s > 0:
-                done, _pending = await asyncio.wait({request}, timeout=wait_s)
-                if not done:
-                    # The assistant is slow (busy server): "Dạ." at once, so the caller does not hear
-                    # a dead line; the answer follows it in the same queue.
-                    if timing is not None:
-                        timing.acknowledged = True
-                    await self._say([ACK], answer=False)
-            reply = await request
-        finally:
-            if not request.done():
-                request.cancel()
+        if self._ack_timer is None and not (timing is not None and timing.acknowledged):
+            # a key press (spoken turns armed the deadline when the caller stopped talking)
+            self._ack_said, self._ack_frame_at = False, 0.0
+            self._arm_ack((timing.speech_end or timing.final) if timing is not None else 0.0)
+        await self._answer(text, timing)
+
+    def _arm_ack(self, anchor: float) -> None:
+        """Schedule "Dạ." ``ACK_AFTER_MS`` after ``anchor`` (the end of the caller's speech, or a key press).
+
+        The deadline is on the caller's clock, not the assistant's: whatever is slow -- the
+        recogniser's final result, the assistant, or the synthesis of the answer's first
+        sentence -- the caller hears the acknowledgement by then, unless the answer's own audio
+        has been queued first, or the caller speaks again (either cancels it).  It is a loop
+        timer that queues pre-encoded frames: nothing to synthesise, nothing to await.
+        """
+        self._cancel_ack()
+        if self.settings.ack_after_ms <= 0 or not self.services.ack_frames or self.closed:
+            return
+        self._ack_anchor = anchor = anchor or self.loop.time()
+        self._ack_timer = self.loop.call_at(anchor + self.settings.ack_after_ms / 1000.0, self._acknowledge)
+
+    def _cancel_ack(self) -> None:
+        if self._ack_timer is not None:
+            self._ack_timer.cancel()
+            self._ack_timer = None
+
+    def _acknowledge(self) -> None:
+        """Nothing to play yet: "Dạ." now, from the loop; the answer follows it in the same queue."""
+        self._ack_timer = None
+        frames = self.services.ack_frames
+        if self.closed or self.transferring or self.player.active or self.asr.in_speech or not frames:
+            return  # the caller is hearing the bot already, or talking
+        self._ack_said = True
+        timing = self._timing
+        if timing is not None and not timing.first_frame and (timing.speech_end or timing.final) == self._ack_anchor:
+            timing.acknowledged = True  # the transcript is in: this turn's acknowledgement
+        self.metrics.said.append(ACK)
+        self._cancel_no_input()
+        self.player.enqueue_frames(frames, self._ack_started)
+
+    def _ack_started(self, at: float) -> None:
+        self._ack_frame_at = at
+
+    async def _answer(self, text: str, timing: TurnTiming | None) -> None:
+        reply = await self.services.rasa.send(self.call_sid, text)
         if timing is not None:
             timing.rasa_done = self.loop.time()
         said = spoken(reply, hotline=self.settings.hotline)
@@ -666,6 +746,7 @@ class CallSession:
                 continue
             if self._barged or self.closed:
                 break
+            self._cancel_ack()  # the answer's own audio is ready: no acknowledgement any more
             self.player.enqueue(audio, self._answer_started if answer and index == 0 else None)
 
     def _answer_started(self, at: float) -> None:

@@ -94,7 +94,9 @@ class Settings:
     tts_cache_max_mb: int = 200  # the disk cache is trimmed (oldest first) above this
     playback_lead_frames: int = 5  # frames sent ahead of real time (jitter cushion)
     documents_per_turn: int = 3
-    ack_after_ms: int = 250  # the assistant slower than this: say "Dạ." first (0 = never)
+    # nothing to play this long after the end of the caller's speech (or a key press): say the
+    # pre-encoded "Dạ." first, the answer follows it (0 = never)
+    ack_after_ms: int = 600
     dtmf_menu: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_DTMF_MENU))
 
     @classmethod

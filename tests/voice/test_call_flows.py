@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ from tests.voice.support.tiny_model import tone_burst
 from voice import call as C
 from voice.config import DEFAULT_DTMF_MENU
 from voice.speech import ASK_MORE, SMS_OFFER
+from voice.tts import EspeakTts, PromptCache
 
 from .conftest import HOTLINE, OPERATOR, Gateway
 from .test_gateway_protocol import wait_released
@@ -330,5 +332,80 @@ async def test_a_slow_assistant_gets_a_backchannel_then_the_answer(make_gateway:
         await sim.wait_until(lambda: len(gw.rasa.turns) == 2, timeout=5)
         await bot_done(session, sim)
         assert said.count(C.ACK) == 1
+    finally:
+        await finish(gw, sim)
+
+
+class _SlowAnswerTts:
+    """espeak-ng, but the answer about the fee takes 1.5 s to synthesise (a busy TTS)."""
+
+    def __init__(self) -> None:
+        self.inner = EspeakTts(rate_wpm=190)
+
+    @property
+    def cache_key(self) -> str:
+        return "slow-answer|" + self.inner.cache_key
+
+    async def synthesize_wav(self, text: str) -> bytes:
+        if "nghìn" in text:
+            await asyncio.sleep(1.5)
+        return await self.inner.synthesize_wav(text)
+
+
+async def test_the_backchannel_also_covers_a_slow_synthesis_and_comes_pre_encoded(make_gateway: Any) -> None:
+    """The deadline is the caller's: the assistant answers at once, but the answer's audio is late.
+
+    "Dạ." is queued from the loop at the deadline as the frames synthesised at start-up (no TTS
+    job): the caller hears exactly those frames, then a mark, then the answer.
+    """
+    gw = await make_gateway(ack_after_ms=200, tts=PromptCache(_SlowAnswerTts(), None))
+    ack_frames = gw.services.ack_frames
+    assert ack_frames, "the acknowledgement is synthesised at start-up"
+    sim = await gw.connected_call()
+    try:
+        session = session_of(gw, sim)
+        await bot_done(session, sim)
+        pressed = time.monotonic()
+        await sim.press("2")
+        await wait_said(session, sim, "hai trăm nghìn đồng", timeout=15)
+        await bot_done(session, sim)
+        turn = session.metrics.turns[-1]
+        assert turn.rasa_done - turn.final < 1.0, "the assistant itself was quick"
+        assert turn.acknowledged and turn.first_frame < turn.answer_frame
+        after = [r.message for r in sim.received if r.at > pressed and r.message.get("event") in ("media", "mark")]
+        n = len(ack_frames)
+        assert [m["event"] for m in after[: n + 1]] == ["media"] * n + ["mark"]
+        played = [base64.b64decode(m["media"]["payload"]) for m in after[:n]]
+        assert played == ack_frames
+        assert after[n + 1]["event"] == "media", "the answer follows the acknowledgement"
+    finally:
+        await finish(gw, sim)
+
+
+async def test_the_backchannel_deadline_counts_from_the_end_of_speech_not_the_transcript(make_gateway: Any) -> None:
+    """A recogniser busy with other calls delays the transcript; "Dạ." still comes on time.
+
+    The deadline is armed when the energy detector ends the utterance (on the loop), so the
+    acknowledgement goes out before the transcript exists; the turn is still filed as one turn.
+    """
+    gw = await make_gateway(ack_after_ms=550, asr_workers=1)
+    sim = await gw.connected_call()
+    try:
+        session = session_of(gw, sim)
+        await bot_done(session, sim)
+        utt = sim.say(tone_burst("hai", lead_s=0.1, tail_s=0.0))
+        await asyncio.wait_for(utt.done.wait(), timeout=30)
+        # the one recognition worker is taken for 1.5 s: the transcript waits for it
+        blocker = gw.services.asr.executor.submit(time.sleep, 1.5)
+        await sim.wait_until(lambda: gw.rasa.turns, timeout=15)
+        await bot_done(session, sim)
+        assert blocker.done()
+        turn = session.metrics.turns[-1]
+        assert turn.text == "hai" and turn.acknowledged
+        assert turn.first_frame < turn.final < turn.answer_frame, "Dạ. before the transcript, the answer after"
+        assert session.metrics.said.count(C.ACK) == 1
+        first = [r.message for r in sim.received if r.at > utt.last_voiced and r.message.get("event") == "media"]
+        played = [base64.b64decode(m["media"]["payload"]) for m in first[: len(gw.services.ack_frames or [])]]
+        assert played == gw.services.ack_frames
     finally:
         await finish(gw, sim)

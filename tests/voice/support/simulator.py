@@ -347,21 +347,30 @@ class TwilioCallSimulator:
         self._new_message.set()
 
     async def _player(self) -> None:
-        """Consume outbound audio at 20 ms per frame; echo marks when reached."""
+        """Consume outbound audio at 20 ms per frame, in real time; echo marks when reached.
+
+        Every frame that is due is played on each wake-up: when this process's own loop runs
+        late (twenty simulated calls on a busy machine), playback keeps Twilio's real-time pace
+        instead of slowing down with it.
+        """
         playing = False
         next_due = time.monotonic()
         while True:
-            while self._playback and isinstance(self._playback[0], str):
-                await self._echo_mark(str(self._playback.popleft()))
-                playing = False
             now = time.monotonic()
-            if self._playback:
+            while self._playback:
+                head = self._playback[0]
+                if isinstance(head, str):
+                    self._playback.popleft()
+                    await self._echo_mark(head)
+                    playing = False
+                    continue
                 if not playing:
                     playing, next_due = True, now
-                if now >= next_due:
-                    self._playback.popleft()
-                    next_due += FRAME_S
-            elif playing and now > next_due + FRAME_S:
+                if now < next_due:
+                    break
+                self._playback.popleft()
+                next_due += FRAME_S
+            if not self._playback and playing and now > next_due + FRAME_S:
                 # The clip has not ended (no mark yet) but there is no audio.
                 self.underruns += 1
                 next_due = now
