@@ -137,6 +137,16 @@ ASPECT_INTENT_MIN = 0.9
 UNSURE_NOT_A_QUESTION = 0.6
 
 
+def asked_aspect(parsed: Parsed, intent: str | None, intent_confidence: float) -> str | None:
+    """The aspect the citizen asked: an aspect phrase, or the NLU's sure reading of one
+    ("lấy ngay trong ngày đc ko hay phải chờ", "có phải làm ở phường … không")."""
+    if parsed.aspect:
+        return parsed.aspect
+    if intent in INTENT_ASPECT and intent != "ask_procedure" and intent_confidence >= ASPECT_INTENT_MIN:
+        return INTENT_ASPECT[intent]
+    return None
+
+
 def may_name(nlu_intent: str | None, nlu_confidence: float, search_confidence: float, t: Thresholds) -> bool:
     """THE rule: a procedure may be named only when the NLU and the search both are confident.
 
@@ -404,9 +414,7 @@ def resolve(
     # 3b. an aspect with words around it that name no other procedure ("lấy được", "công an phường
     #     hay ở đâu", "theo nghị định nào"): still about the current procedure or the pending choice
     anchors = options or ([current] if current else [])
-    # the NLU's sure reading of an aspect counts as asking it ("có phải làm ở phường … không")
-    sure_aspect = parsed.aspect or (aspect if intent in INTENT_ASPECT and intent != "ask_procedure"
-                                    and intent_confidence >= ASPECT_INTENT_MIN else None)
+    sure_aspect = asked_aspect(parsed, intent, intent_confidence)
     # an aspect phrase outweighs the NLU's unsure "not a question" ("lấy liền dc k hay phải hẹn": goodbye 0.48)
     questioning = intent not in NOT_A_QUESTION or (parsed.aspect is not None and intent_confidence < UNSURE_NOT_A_QUESTION)
     if sure_aspect and anchors and parsed.rest and not only_qualifiers(parsed) \
@@ -750,9 +758,7 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
     if said and hits[0].confidence < t.search_min:
         hits.remove(said[0])
         hits.insert(0, said[0])
-    # the NLU's sure reading of an aspect counts as asking it ("lấy ngay trong ngày đc ko hay phải chờ")
-    aspect_asked = bool(parsed.aspect) or (intent in INTENT_ASPECT and intent != "ask_procedure"
-                                           and intent_confidence >= ASPECT_INTENT_MIN)
+    aspect_asked = asked_aspect(parsed, intent, intent_confidence) is not None
     if hits and anchors and not may_name(intent, intent_confidence, hits[0].confidence, t):
         plan = _kin_search(hits, anchors, intent, intent_confidence, aspect, t)
         # half the words of a sibling do not turn an aspect question ("làm trên VssID đc ko",
