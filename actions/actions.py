@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 import bot_payload
 from actions.aspects import parse
 from actions.formatting import answer, answer_for_all, facts_key
-from actions.resolver import Plan, asks_for_person, option_by_words, parse_option, resolve
+from actions.resolver import Plan, asks_for_person, nlu_reading, option_by_words, parse_option, resolve
 from actions.settings import SETTINGS
 from actions.state import ConversationState
 from knowledge_base.retrieval import Hit, default_searcher
@@ -104,7 +104,8 @@ def state_of(tracker: Tracker) -> ConversationState:
 
 def intent_of(tracker: Tracker) -> tuple[str | None, float]:
     intent = tracker.latest_message.get("intent") or {}
-    return intent.get("name"), float(intent.get("confidence") or 0.0)
+    return nlu_reading(intent.get("name"), float(intent.get("confidence") or 0.0),
+                       tracker.latest_message.get("intent_ranking") or [])
 
 
 def hotline_text() -> str:

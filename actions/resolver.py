@@ -147,6 +147,25 @@ def asked_aspect(parsed: Parsed, intent: str | None, intent_confidence: float) -
     return None
 
 
+def nlu_reading(intent: str | None, confidence: float, ranking: list[dict]) -> tuple[str | None, float]:
+    """The NLU's reading for the answer rule: below the fallback threshold, a question about a procedure.
+
+    Rasa's FallbackClassifier puts ``nlu_fallback`` first when no single intent is sure, yet
+    "xin giấy xác nhận cư trú … thì xin ở đâu" splits 0.46 / 0.46 between ``ask_procedure`` and
+    ``ask_where``: the NLU is sure it is a question about a procedure, only not which aspect.  Then
+    the reading is ``ask_procedure`` with the summed confidence of the question intents (the aspect
+    comes from the words), so the answer rule can still apply; otherwise the NLU's own reading.
+    """
+    if intent != "nlu_fallback":
+        return intent, confidence
+    mass = sum(float(r.get("confidence") or 0.0) for r in ranking if r.get("name") in INTENT_ASPECT)
+    not_question = max((float(r.get("confidence") or 0.0) for r in ranking
+                        if r.get("name") in NOT_A_QUESTION and r.get("name") != "nlu_fallback"), default=0.0)
+    if mass > not_question:
+        return "ask_procedure", mass
+    return intent, confidence
+
+
 def may_name(nlu_intent: str | None, nlu_confidence: float, search_confidence: float, t: Thresholds) -> bool:
     """THE rule: a procedure may be named only when the NLU and the search both are confident.
 
@@ -544,6 +563,61 @@ def verbatim_phrase(query: str, proc: Procedure, as_typed: bool) -> tuple[str, .
     return best
 
 
+# A run of the question's syllables that only one procedure's names and aliases hold, word for
+# word: "muốn lãnh TRỢ CẤP THẤT NGHIỆP thì cần giấy tờ gì" names one procedure however long the story
+# around it, while shared words ("công ty", "mua bảo hiểm") name none.  At least this many syllables
+# of an alias (one fewer of the official name), of which at least two are not qualifiers ("cho
+# người nước ngoài" names no procedure by itself).
+DISTINCT_RUN_MIN = 4
+_runs_cache: dict[int, tuple[object, dict[tuple[bool, tuple[str, ...]], set[str]]]] = {}
+
+
+def _name_runs(catalogue: dict[str, Procedure]) -> dict[tuple[bool, tuple[str, ...]], set[str]]:
+    """Every run of 3–7 syllables of every official name and 4–7 of every alias (folded and as written) -> the codes holding it."""
+    cached = _runs_cache.get(id(catalogue))
+    if cached is not None and cached[0] is catalogue:
+        return cached[1]
+    runs: dict[tuple[bool, tuple[str, ...]], set[str]] = {}
+    for proc in catalogue.values():
+        for k, phrase in enumerate((short_name(proc.name), *proc.aliases)):
+            for fold in (True, False):
+                words = _syl(phrase, fold)
+                for n in range(DISTINCT_RUN_MIN - (k == 0), 8):  # the official name: from 3 syllables
+                    for i in range(len(words) - n + 1):
+                        runs.setdefault((fold, words[i:i + n]), set()).add(proc.code)
+    _runs_cache.clear()
+    _runs_cache[id(catalogue)] = (catalogue, runs)
+    return runs
+
+
+def distinct_run(query: str, proc: Procedure, catalogue: dict[str, Procedure], as_typed: bool) -> int:
+    """Syllables of the longest run of the question that only ``proc``'s names and aliases hold.
+
+    Runs that a negation precedes ("chưa có trợ cấp thất nghiệp") or that miss a variant marker
+    of the question ("cấp LẠI …") do not count.  Compared with diacritics when the citizen typed them.
+    """
+    fold = not as_typed
+    q = tuple(syllables(query, fold=fold))
+    runs = _name_runs(catalogue)
+    asked = variant_markers(query)
+    phrases = (short_name(proc.name), *proc.aliases)
+    negations = NEGATIONS if fold else NEGATIONS_ACCENTED
+    for n in range(min(7, len(q)), DISTINCT_RUN_MIN - 2, -1):
+        for i in range(len(q) - n + 1):
+            run = q[i:i + n]
+            if runs.get((fold, run)) != {proc.code}:
+                continue
+            if sum(fold_accents(w) not in QUALIFIERS for w in run) < 2:
+                continue
+            if any(w in negations for w in q[max(0, i - 3):i]):
+                continue
+            joined = " ".join(run)
+            if any(joined in " ".join(_syl(ph, fold)) and asked <= variant_markers(ph if as_typed else fold_accents(ph))
+                   for ph in phrases):
+                return n
+    return 0
+
+
 def _variant_fits_better(winner: Hit, words: tuple[str, ...], near: list[Hit], as_typed: bool) -> bool:
     """Whether a variant whose name extends the said name fits the question's other words as well or better.
 
@@ -753,6 +827,13 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
     # ("bé mới sinh được 2 tuần, làm giấy khai sinh cần gì": the story's words dilute the coverage)
     said = [h for h in hits if said_verbatim(query, h.procedure, parsed.accented) >= 3] \
         if not variant_markers(query) & SITUATIONS else []
+    if not said and not variant_markers(query) & SITUATIONS:
+        # while a procedure is discussed, a paper the story mentions ("sổ đỏ còn ghi số CHỨNG MINH
+        # NHÂN DÂN cũ") is not asked for: only kin of the discussed one; the longest run wins
+        runs = {h.code: distinct_run(query, h.procedure, catalogue, parsed.accented) for h in hits
+                if not anchors or kin_of(anchors, [h.procedure])}
+        longest = max(runs.values(), default=0)
+        said = [h for h in hits if longest and runs.get(h.code) == longest]
     for h in said:
         h.confidence = max(h.confidence, t.search_min)
     if said and hits[0].confidence < t.search_min:

@@ -472,3 +472,45 @@ def test_a_variant_extending_the_paper_named_fits_a_story_better():
     # equally good: saying the name settles it
     plan = run("làm giấy khai sinh cho con cần gì", search=StubSearch((plain, 1.0, 0.46), (joint, 1.0, 0.29)))
     assert codes(plan) == [plain]
+
+
+UNEMPLOYMENT, ID_NUMBER_PROOF, LAND_OWNER_CHANGE, LAND_FIRST = "1.001978", "1.012566", "1.013833", "1.013978"
+
+
+def test_a_run_only_one_name_holds_names_it_in_a_long_story():
+    """The story's words dilute the coverage (0.4), but "trợ cấp thất nghiệp" is one procedure's name."""
+    story = "công ty vừa cắt giảm nhân sự, tôi bị cho nghỉ, muốn lãnh trợ cấp thất nghiệp thì cần giấy tờ gì"
+    search = StubSearch((UNEMPLOYMENT, 0.4, 0.46), ("2.000693", 0.27, 0.31))
+    plan = run(story, search=search, intent="ask_documents", confidence=0.98)
+    assert plan.kind == "answer" and codes(plan) == [UNEMPLOYMENT]
+    # negated, it is not asked for
+    negated = "công ty vừa cắt giảm nhân sự, tôi chưa có trợ cấp thất nghiệp, giờ cần giấy tờ gì"
+    assert run(negated, search=StubSearch((UNEMPLOYMENT, 0.4, 0.46)), intent="ask_documents").kind == "fallback"
+    # shared words ("bảo hiểm") are no such run
+    assert run("mua bảo hiểm nhân thọ của công ty nào tốt", search=StubSearch(("1.001939", 0.33, 0.35))).kind == "fallback"
+
+
+def test_a_paper_the_story_mentions_is_not_the_procedure_asked_for():
+    """While on sổ đỏ, "sổ còn ghi số chứng minh nhân dân cũ" asks to update the land record."""
+    state = ConversationState(current=LAND_FIRST, aspect="documents")
+    text = "nha minh co so roi, chi la so con ghi so chung minh nhan dan cu, muon cap nhat sang so can cuoc"
+    search = StubSearch((ID_NUMBER_PROOF, 0.45, 0.40), (LAND_OWNER_CHANGE, 0.45, 0.38))
+    plan = run(text, state=state, search=search)
+    assert ID_NUMBER_PROOF not in codes(plan)
+
+
+@pytest.mark.parametrize(
+    ("ranking", "expected"),
+    [  # split between two question intents: a question about a procedure
+     ([("nlu_fallback", 0.45), ("ask_procedure", 0.464), ("ask_where", 0.46), ("greet", 0.008)], ("ask_procedure", 0.924)),
+     # out of scope outweighs the questions: the NLU's own reading stays
+     ([("nlu_fallback", 0.45), ("out_of_scope", 0.44), ("ask_where", 0.3), ("ask_fee", 0.1)], ("nlu_fallback", 0.45)),
+     # a sure intent is left alone
+     ([("ask_fee", 0.97), ("ask_where", 0.02)], ("ask_fee", 0.97))],
+)
+def test_nlu_reading_below_the_fallback_threshold(ranking, expected):
+    from actions.resolver import nlu_reading
+
+    ranked = [{"name": n, "confidence": c} for n, c in ranking]
+    intent, confidence = nlu_reading(ranking[0][0], ranking[0][1], ranked)
+    assert (intent, round(confidence, 3)) == expected
