@@ -239,10 +239,24 @@ def _negates(name: tuple[str, ...], words: set[str]) -> bool:
     return first is not None and any(fold_accents(w) in ("khong", "chua") for w in name[max(0, first - 3):first])
 
 
+# The qualifiers as written with diacritics, for the catalogue's names (always accented): folded,
+# "lái" (drive) is "lại" (again), "cư" (reside) "cũ" (old) and "sổ" "số", and "giấy phép LÁI xe" or
+# "CƯ trú" would lose the syllables that make them a family.
+QUALIFIERS_ACCENTED = frozenset(
+    """cấp lại đổi mới đăng ký làm xin gia hạn do bị mất hỏng hư thay hết cho người con dưới trên tuổi lần
+    đầu tại của và với vợ chồng nước ngoài tỉnh xã huyện thành phố trẻ em lớn nhỏ trường hợp khi nếu
+    là đã sẽ được này ở trong việt nam tôi mình bạn nhà bé gái trai ông bà bố mẹ cũ cháu các những rách
+    cháy sai sót nhiều tháng năm ngày từ đủ trở lên không có chưa muốn phải thẻ giấy sổ cái nó cuốn quyển""".split()
+)
+
+
 def core_bigrams(proc: Procedure) -> set[str]:
-    """Official-name bigrams of non-qualifier syllables: what a family shares ("can cuoc", "ho chieu")."""
-    syl = _syl(short_name(proc.name))
-    return {f"{a} {b}" for a, b in zip(syl, syl[1:], strict=False) if a not in QUALIFIERS and b not in QUALIFIERS}
+    """Official-name bigrams of non-qualifier syllables: what a family shares ("can cuoc", "ho chieu").
+
+    Returned folded; the qualifiers are told apart with the name's diacritics."""
+    syl = _syl(short_name(proc.name), False)
+    return {f"{fold_accents(a)} {fold_accents(b)}" for a, b in zip(syl, syl[1:], strict=False)
+            if a not in QUALIFIERS_ACCENTED and b not in QUALIFIERS_ACCENTED}
 
 
 def family(anchor: list[Procedure], catalogue: list[Procedure]) -> list[Procedure]:
@@ -371,6 +385,10 @@ def by_ordinary_case(options: list[Hit], query: str) -> list[Hit]:
     return [h for _, _, h in sorted(keyed, key=lambda x: (x[0], x[1]))]
 
 
+# how far behind the best fit the procedure being discussed (or the ordinary case) may be to be chosen
+CONTEXT_DECIDES_GAP = 0.1
+
+
 def ordinary_case(options: list[Hit], query: str, text: str) -> Hit | None:
     """The only close candidate adding no variant, when the question asks to do it and mentions none.
 
@@ -381,7 +399,23 @@ def ordinary_case(options: list[Hit], query: str, text: str) -> Hit | None:
     if variant_markers(query) or not ACTION_VERBS.search(fold_accents(normalize_query(text))):
         return None
     plain = [h for h in options if not variant_markers(short_name(h.name))]
-    return plain[0] if len(plain) == 1 else None
+    # not when the words fit a variant clearly better ("xin BẢN SAO giấy khai sinh")
+    best = max(h.confidence for h in options)
+    return plain[0] if len(plain) == 1 and plain[0].confidence >= best - CONTEXT_DECIDES_GAP else None
+
+
+# A correction names what is meant and what is not: "bị mất CHỨ KHÔNG PHẢI hết hạn", "KHÔNG PHẢI đổi MÀ
+# LÀ cấp lại".  The denied part must not be searched for ("hết hạn" would find the renewal).
+_DENIED_TAIL = re.compile(r"[\s,]*(?<!\w)(?:chứ|chu)\s+(?:không|khong|ko|k|hông|hong|chẳng|chang)\s+(?:phải|phai)(?!\w).*$",
+                          re.IGNORECASE | re.DOTALL)
+_DENIED_HEAD = re.compile(r"(?<!\w)(?:không|khong|ko|k)\s+(?:phải|phai)(?!\w).*?(?<!\w)(?:mà|ma)\s+(?:là|la)(?!\w)",
+                          re.IGNORECASE | re.DOTALL)
+
+
+def without_denied_part(text: str) -> str:
+    """The message without the alternative the citizen denies (see ``_DENIED_TAIL``)."""
+    kept = _DENIED_HEAD.sub(" ", _DENIED_TAIL.sub("", text))
+    return kept if kept.strip() else text
 
 
 def resolve(
@@ -396,6 +430,7 @@ def resolve(
     """The plan for one user turn (see the module docstring for the order of the checks)."""
     if is_gibberish(text):
         return Plan("rephrase", reason="not Vietnamese text")
+    text = without_denied_part(text)
     parsed = parse(text)
     # "ask_procedure" is the NLU's default for a message without an aspect: it must not
     # override the aspect a refinement carries over ("bị mất" after "mất bao lâu?")
@@ -904,7 +939,10 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
         options = [top, *close]
         anchor_codes = {p.code for p in anchors if not adds_variant(query, p)}
         inside = [h for h in options if h.code in anchor_codes]
-        if len(inside) == 1:  # the conversation already settled which one of these it is about
+        # the conversation already settled which one of these it is about, unless the citizen's words
+        # fit another clearly better ("còn giấy khai sinh … bị rách, xin BẢN SAO ở đâu": the copy, 0.71
+        # against the registration's 0.6)
+        if len(inside) == 1 and inside[0].confidence >= top.confidence - CONTEXT_DECIDES_GAP:
             return Plan("answer", aspect, [inside[0].procedure], hits=options, confidence=inside[0].confidence,
                         reason="ambiguous, context decides")
         # a member of the family being discussed that carries what the citizen asked ("đăng ký rồi

@@ -34,6 +34,8 @@ def test_fold_accents(text, folded):
         ("hết bn tiền", "hết bao nhiêu tiền"),
         ("cần j", "cần gì"),
         ("làm CCCD", "làm căn cước công dân"),
+        ("dk kinh doanh", "đăng ký kinh doanh"),
+        ("đk tạm trú", "đăng ký tạm trú"),
     ],
 )
 def test_abbreviations(text, expanded):

@@ -514,3 +514,44 @@ def test_nlu_reading_below_the_fallback_threshold(ranking, expected):
     ranked = [{"name": n, "confidence": c} for n, c in ranking]
     intent, confidence = nlu_reading(ranking[0][0], ranking[0][1], ranked)
     assert (intent, round(confidence, 3)) == expected
+
+
+LICENCE_RENEW, LICENCE_AGAIN = "3.000347", "3.000348"
+
+
+def test_a_family_keeps_syllables_that_fold_into_qualifiers():
+    """Folded, "lái" is "lại" and "cư" is "cũ": the names' diacritics keep "lái xe" and "cư trú" as cores."""
+    from actions.resolver import core_bigrams
+
+    assert "lai xe" in core_bigrams(CATALOGUE[LICENCE_RENEW])
+    assert "cu tru" in core_bigrams(CATALOGUE["1.010041"])
+
+
+def test_the_denied_alternative_is_not_searched():
+    """While on renewing the licence, "bị mất chứ không phải hết hạn" narrows to the re-issue."""
+    from actions.resolver import without_denied_part
+
+    assert without_denied_part("à bằng của mình bị mất chứ không phải hết hạn") == "à bằng của mình bị mất"
+    assert without_denied_part("ko phai doi ma la bi mat").split() == ["bi", "mat"]
+    assert without_denied_part("có phải làm ở phường không") == "có phải làm ở phường không"
+    state = ConversationState(current=LICENCE_RENEW, aspect="where")
+    # what the search finds for "bằng của mình bị mất": the licence and the vehicle papers ("… BẰNG dịch
+    # vụ công"); the family being discussed decides, which needs "lái xe" as its core
+    search = StubSearch((LICENCE_AGAIN, 1.0, 0.4), ("1.013082", 1.0, 0.38))
+    plan = run("à bằng của mình bị mất chứ không phải hết hạn", state=state, search=search)
+    assert "hết hạn" not in search.queries[-1]
+    assert codes(plan) == [LICENCE_AGAIN]
+
+
+def test_context_decides_only_between_close_fits():
+    """While on the birth registration, "xin bản sao" fits the copy clearly better: not the registration."""
+    state = ConversationState(current="1.001193", aspect="fee")
+    search = StubSearch(("2.000635", 0.71, 0.4), ("1.004884", 0.64, 0.45), ("1.001193", 0.6, 0.39))
+    plan = run("à còn giấy khai sinh của chồng em bị rách nát, xin bản sao ở đâu", state=state, search=search,
+               intent="ask_where", confidence=0.95)
+    assert plan.kind != "answer" or codes(plan) != ["1.001193"]
+    assert "2.000635" in codes(plan)
+    # as close as the others, the procedure being discussed still decides
+    search = StubSearch(("2.000635", 0.66, 0.4), ("1.001193", 0.64, 0.39))
+    plan = run("à còn giấy khai sinh thì sao", state=state, search=search)
+    assert codes(plan) == ["1.001193"]

@@ -50,14 +50,15 @@ ABBREVIATIONS: dict[str, str] = {
     "qsdd": "quyền sử dụng đất",
     "gcn": "giấy chứng nhận",
     "dkkd": "đăng ký kinh doanh",
+    "dk": "đăng ký",
     "hs": "hồ sơ",
     "tt": "thủ tục",
     "tthc": "thủ tục hành chính",
 }
 
-# Abbreviations written with diacritics: "đc" is "được", but a token like
+# Abbreviations written with diacritics: "đc" is "được", "đk" is "đăng ký", but a token like
 # "é" or "à" is a real word and must not be expanded.
-_ACCENTED_OK = {"dc"}
+_ACCENTED_OK = {"dc", "dk"}
 
 _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
 _SPACE_RE = re.compile(r"\s+")
