@@ -686,6 +686,12 @@ def shared_by_name(words: tuple[str, ...], winner: Procedure, others: list[Proce
     return any(said in f" {' '.join(_syl(short_name(p.name), not as_typed))} " for p in others if p != winner)
 
 
+def _asked_variants_carried(query: str, h: Hit) -> int:
+    """How many of the variant markers the question says the hit's official name carries (folded)."""
+    asked = {fold_accents(m) for m in variant_markers(query)}
+    return len(asked & {fold_accents(m) for m in variant_markers(short_name(h.name))}) if asked else 0
+
+
 def adds_variant(query: str, proc: Procedure) -> bool:
     """Whether the question asks for a variant the procedure's name lacks (compared folded)."""
     asked = {fold_accents(m) for m in variant_markers(query)}
@@ -900,6 +906,14 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
                     reason="NLU and search not both confident",
                     forget=bool(anchors) and (intent not in NOT_A_QUESTION or bool(
                         hits and hits[0].confidence >= t.search_min and hits[0].procedure not in anchors)))
+    # a hit that fits the words at least as well and carries more of the variants the citizen asked for
+    # ("… bị ướt nhòe, mun ĐỔI LẠI": "Đổi, cấp lại giấy xác nhận khuyết tật", not "xác định lại mức độ")
+    better = [h for h in hits[1:4] if h.confidence >= hits[0].confidence
+              and _asked_variants_carried(query, h) > _asked_variants_carried(query, hits[0])]
+    if better:
+        first = max(better, key=lambda h: (_asked_variants_carried(query, h), h.confidence))
+        hits.remove(first)
+        hits.insert(0, first)
     top = hits[0]
     # the conversation's own procedure, when the message fits it as well as the top hit
     # ("còn lệ phí hộ chiếu thì sao" while talking about the passport)

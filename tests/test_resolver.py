@@ -555,3 +555,11 @@ def test_context_decides_only_between_close_fits():
     search = StubSearch(("2.000635", 0.66, 0.4), ("1.001193", 0.64, 0.39))
     plan = run("à còn giấy khai sinh thì sao", state=state, search=search)
     assert codes(plan) == ["1.001193"]
+
+
+def test_a_hit_carrying_more_of_the_asked_variants_goes_first():
+    """"… mun ĐỔI LẠI": the exchange/re-issue, not the re-assessment that only shares "lại"."""
+    text = "giay xac nhan khuyet tat cua con bi uot nhoe het chu, mk mun doi lai thi lam ntn"
+    search = StubSearch(("1.001699", 0.667, 0.46), ("1.001653", 0.714, 0.37))
+    plan = run(text, search=search, intent="ask_procedure", confidence=1.0)
+    assert codes(plan)[0] == "1.001653"
