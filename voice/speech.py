@@ -45,7 +45,12 @@ _SYMBOLS = re.compile(r"[«»“”\"*_`#|<>{}\[\]~^=+@\\]")
 
 
 def offer(aspect: str | None) -> str:
-    """The closing offer; the aspect just answered is swapped for "nơi nộp"."""
+    """The closing offer; the aspect just answered is swapped for "nơi nộp".
+
+    The overview has just said the time limit and the fee: offering them again would sound
+    as if the caller had not been listening, so it offers the documents, the place and the steps."""
+    if aspect == "overview":
+        return "Anh chị muốn nghe tiếp hồ sơ, nơi nộp hay các bước?"
     options = [a for a in ("hồ sơ", "lệ phí", "thời gian") if a != ASPECT_WORDS.get(aspect or "")]
     if len(options) == 2:
         options.append("nơi nộp")

@@ -58,6 +58,12 @@ def test_fee_is_said_in_words_from_the_facts_never_from_the_chat_text() -> None:
     assert not any(SPOKEN_FORBIDDEN.search(s) for s in said.sentences)
 
 
+def test_the_overview_offers_what_it_has_not_said() -> None:
+    """The overview says the time limit and the fee; its offer names the documents, the place and the steps."""
+    assert offer("overview") == "Anh chị muốn nghe tiếp hồ sơ, nơi nộp hay các bước?"
+    assert "lệ phí" not in offer("overview") and "thời gian" not in offer("overview")
+
+
 def test_passport_fee_without_legal_numbers_or_the_source_line() -> None:
     f = facts(channels=[
         {"channel": "truc_tiep", "duration": {"unit": "ngay_lam_viec", "value": 8},
