@@ -74,6 +74,20 @@ _FOLDED_FILLERS = frozenset(
 _FILLER_RE = re.compile(r"(?<!\w)(" + "|".join(map(re.escape, FILLERS_ACCENTED)) + r")(?!\w)")
 
 
+# "nộp Ở UBND xã được không", "làm Ở PHƯỜNG khác được không", "đăng ký Ở XÃ bên chồng hay bên vợ": a
+# place after "ở"/"tại" (up to two words later) asks where, though no "ở đâu" is said.  Only "ở"/"tại" is
+# taken out; the place stays for the search.  Folded "chỗ" is "cho" (give), so it counts only accented.
+_PLACES_ACCENTED = r"phường|xã|quận|huyện|tỉnh|thành phố|ủy ban|công an|một cửa|trung tâm hành chính|chỗ|nơi"
+_AT_PLACE = {
+    True: re.compile(rf"(?<!\w)(?:ở|tại)\s+(?=(?:\w+\s+){{0,2}}?(?:{_PLACES_ACCENTED})(?!\w))"),
+    False: re.compile(r"(?<!\w)(?:o|tai)\s+(?=(?:\w+\s+){0,2}?(?:phuong|xa|quan|huyen|tinh|thanh pho|uy ban|"
+                      r"cong an|mot cua|trung tam hanh chinh|noi)(?!\w))"),
+}
+
+# "… cần làm thủ tục gì ở phường": the question is which procedure, the place only says where it is done
+_WHICH_PROCEDURE = re.compile(r"(?<!\w)(?:thu tuc|lam)\s+(?:gi|nao)(?!\w)")
+
+
 @dataclass(frozen=True)
 class Parsed:
     """A message split into its aspect (None when it names none) and its procedure words."""
@@ -105,6 +119,9 @@ def parse(text: str) -> Parsed:
             if rx.search(work):
                 aspect = aspect or name
                 work = rx.sub(" ", work)
+    if aspect is None and _AT_PLACE[accented].search(work) and not _WHICH_PROCEDURE.search(fold_accents(work)):
+        aspect = "where"
+        work = _AT_PLACE[accented].sub(" ", work)
     query = " ".join(work.split())
     if accented:
         work = _FILLER_RE.sub(" ", work)

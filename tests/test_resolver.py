@@ -563,3 +563,22 @@ def test_a_hit_carrying_more_of_the_asked_variants_goes_first():
     search = StubSearch(("1.001699", 0.667, 0.46), ("1.001653", 0.714, 0.37))
     plan = run(text, search=search, intent="ask_procedure", confidence=1.0)
     assert codes(plan)[0] == "1.001653"
+
+
+@pytest.mark.parametrize(
+    ("text", "aspect"),
+    [("nop o ubnd xa dc ko", "where"), ("làm ở phường khác chỗ đang ở được không", "where"),
+     ("đi đăng ký ở xã bên chồng hay bên vợ", "where"),
+     # no place after "ở", or the question is which procedure
+     ("sinh con ở bệnh viện", None), ("hộ kinh doanh nhà tôi đang bán, giờ cần làm thủ tục gì ở phường", None)],
+)
+def test_a_place_after_o_asks_where(text, aspect):
+    assert parse(text).aspect == aspect
+
+
+def test_a_place_question_follows_up_on_the_current_procedure():
+    """While on the building permit, "nộp ở UBND xã được không" asks where, not for a certification."""
+    state = ConversationState(current="1.013225", aspect="documents")
+    search = StubSearch(("2.001035", 0.67, 0.4), ("2.000992", 0.67, 0.39))
+    plan = run("nop o ubnd xa dc ko", state=state, search=search, intent="ask_where", confidence=0.63)
+    assert plan.kind == "answer" and codes(plan) == ["1.013225"] and plan.aspect == "where"
