@@ -11,6 +11,7 @@ machine was idle).
 
     .venv-ml/bin/python benchmarks/load_throughput.py [--processes 1 2 4] [--users 1 2 4 8 12 16]
                                                       [--duration 20] [--actions 2]
+                                                      [--tracker-store sql]
 
 About 10–15 minutes on 2 cores (starting four Rasa servers takes most of 4 minutes).
 """
@@ -31,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.common import table  # noqa: E402
-from benchmarks.load.scenarios import follow_up_conversations  # noqa: E402
+from benchmarks.load.scenarios import answered_right, follow_up_conversations  # noqa: E402
 from tests.servers import free_port  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,7 +54,7 @@ def rss_mb(pid: int) -> float:
 class Topology:
     """scripts/prod_up.sh on free ports, in a temporary PROD_DIR."""
 
-    def __init__(self, rasa: int, actions: int) -> None:
+    def __init__(self, rasa: int, actions: int, tracker_store: str | None = None) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="tthc-load-", dir="/tmp"))
         self.dir.chmod(0o755)
         self.rasa_ports = [free_port() for _ in range(rasa)]
@@ -66,6 +67,13 @@ class Topology:
                         PROD_RASA_PORTS=" ".join(map(str, self.rasa_ports)),
                         PROD_ACTIONS_PORTS=" ".join(map(str, self.actions_ports)),
                         WEBHOOK_RATE="10000r/s", WEBHOOK_BURST="10000", HOTLINE="1022")
+        if tracker_store:  # bot/endpoints.prod.yml with another tracker store type (A/B of stores)
+            endpoints = self.dir / "endpoints.yml"
+            text = (REPO / "bot" / "endpoints.prod.yml").read_text(encoding="utf-8")
+            head, sep, rest = text.partition("tracker_store:\n  type: ")
+            assert sep, "endpoints.prod.yml: tracker_store type not found"
+            endpoints.write_text(head + sep + tracker_store + "\n" + rest.split("\n", 1)[1], encoding="utf-8")
+            self.env["RASA_ENDPOINTS"] = str(endpoints)  # docker/entrypoints/rasa.sh
 
     def up(self) -> None:
         t0 = time.monotonic()
@@ -99,7 +107,8 @@ def locust(targets: list[str], users: int, duration: int, workdir: Path) -> dict
     """One headless Locust run; the aggregated row of its CSV statistics."""
     prefix = workdir / f"u{users}-{len(targets)}"
     env = dict(os.environ, LOAD_TARGETS=" ".join(targets))
-    cmd = [str(REPO / ".venv-ml/bin/locust"), "-f", str(LOCUSTFILE), "--headless", "-u", str(users), "-r", str(users),
+    # LOCUST: another locust executable (requirements/test.lock's, when .venv-ml lacks the test packages)
+    cmd = [os.environ.get("LOCUST", str(REPO / ".venv-ml/bin/locust")), "-f", str(LOCUSTFILE), "--headless", "-u", str(users), "-r", str(users),
            "-t", f"{duration}s", "--csv", str(prefix), "--only-summary", "--loglevel", "ERROR",
            "--stop-timeout", "10", "--exit-code-on-error", "0"]
     subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=duration + 120)
@@ -116,14 +125,21 @@ def main() -> None:
     parser.add_argument("--duration", type=int, default=20, help="seconds per step")
     parser.add_argument("--actions", type=int, default=2, help="action servers")
     parser.add_argument("--single-duration", type=int, default=40, help="seconds of the 1-sender run")
+    parser.add_argument("--tracker-store", help="tracker store type instead of bot/endpoints.prod.yml's "
+                        "(\"sql\": Rasa's SQLTrackerStore), same database keys")
     args = parser.parse_args()
 
-    topo = Topology(max(args.processes), args.actions)
+    topo = Topology(max(args.processes), args.actions, args.tracker_store)
     work = Path(tempfile.mkdtemp(prefix="tthc-locust-"))
     rows, best = [], []
     try:
         topo.up()
         topo.warm_up()
+        convs = follow_up_conversations()
+        good = answered_right(f"http://127.0.0.1:{topo.rasa_ports[0]}/webhooks/rest/webhook", convs)
+        print(f"{len(good)} of {len(convs)} follow-up conversations answered right when played alone: "
+              "only those are replayed, so a wrong citation under load counts as a failure", flush=True)
+        os.environ["LOAD_CONVERSATION_IDS"] = " ".join(c.id for c in good)
         single = locust([f"http://127.0.0.1:{topo.rasa_ports[0]}"], 1, args.single_duration, work)
         print(f"1 sender, 1 Rasa process, {args.single_duration}s: p50 {single['p50']:.0f} ms, "
               f"p95 {single['p95']:.0f} ms, {single['rps']:.1f} turns/s, failures {single['failures']} "
@@ -155,6 +171,7 @@ def main() -> None:
     print(f"\n1 sender: p50 {single['p50']:.0f} ms, p95 {single['p95']:.0f} ms")
     print(f"RSS per Rasa process (MB): {rasa_rss}")
     print(f"RSS per action server process (MB): {actions_rss}")
+    print(f"tracker store: {args.tracker_store or 'as in bot/endpoints.prod.yml'}")
     print(f"{load_averages()} (2 cores shared with other programs: figures taken under contention)")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,3 +85,16 @@ def browser() -> Iterator[Any]:
         b = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield b
         b.close()
+
+
+@pytest.fixture(scope="session")
+def pg_server_url() -> str:
+    """PostgreSQL 15 as the storage tests start it (scripts/pg_test.sh); ``KB_TEST_POSTGRES_URL`` names another."""
+    url = os.environ.get("KB_TEST_POSTGRES_URL")
+    if url:
+        return url
+    res = subprocess.run(["bash", str(REPO / "scripts" / "pg_test.sh"), "start"], capture_output=True, text=True,
+                         timeout=600)
+    if res.returncode != 0:
+        pytest.fail(f"PostgreSQL 15 could not be started by scripts/pg_test.sh:\n{res.stdout}\n{res.stderr}")
+    return res.stdout.strip().splitlines()[-1]

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import aiohttp
 
-from benchmarks.load.scenarios import Conversation, cited_code, follow_up_conversations
+from benchmarks.load.scenarios import Conversation, answered_right, cited_code, follow_up_conversations
 from tests.test_production import REPO, Prod
 
 
@@ -130,23 +130,7 @@ class SteadyLoad:
 
 def baseline(url: str, conversations: list[Conversation]) -> list[Conversation]:
     """The conversations the bot answers right without any fault (one pass, sequential)."""
-
-    async def run() -> list[Conversation]:
-        load = SteadyLoad(url, conversations, n=1)
-        good = []
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=180)) as session:
-            for conv in conversations:
-                sender = f"baseline-{conv.id}-{time.monotonic_ns() % 10**9}"
-                for turn in conv.turns:
-                    ok, code = await load.say(session, sender, turn.text)
-                    if not ok or code != turn.code:
-                        print(f"baseline: {conv.id} left out ({turn.text!r}: cited {code}, expected {turn.code})")
-                        break
-                else:
-                    good.append(conv)
-        return good
-
-    return asyncio.run(run())
+    return answered_right(url + "/webhooks/rest/webhook", conversations)
 
 
 def start_prod_for_load(prefix: str, env: dict[str, str] | None = None) -> Prod:

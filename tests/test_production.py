@@ -157,7 +157,7 @@ def test_endpoints_prod_resolves_to_postgres_and_redis():
     assert result["action_endpoint"]["token"] == "tok"
     ts = result["tracker_store"]
     assert (ts["type"], ts["dialect"], ts["url"], str(ts["port"]), ts["db"], ts["username"], ts["password"]) == (
-        "sql", "postgresql", "db.internal", "5432", "tthc", "tthc", "pw")
+        "brokers.tracker_store.StreamingSQLTrackerStore", "postgresql", "db.internal", "5432", "tthc", "tthc", "pw")
     ls = result["lock_store"]
     assert (ls["type"], ls["url"], str(ls["port"]), ls["password"]) == ("redis", "redis.internal", "6379", "rpw")
 

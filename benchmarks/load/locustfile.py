@@ -30,7 +30,10 @@ from locust import FastHttpUser, constant, task
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from benchmarks.load.scenarios import cited_code, follow_up_conversations  # noqa: E402
 
-CONVERSATIONS = follow_up_conversations()
+# LOAD_CONVERSATION_IDS: only these (space-separated ids; benchmarks/load_throughput.py passes the ones
+# the bot answers right when played alone, so that a wrong citation counts only what the load changed)
+_ONLY = set(os.environ.get("LOAD_CONVERSATION_IDS", "").split())
+CONVERSATIONS = [c for c in follow_up_conversations() if not _ONLY or c.id in _ONLY]
 TARGETS = (os.environ.get("LOAD_TARGETS") or "http://127.0.0.1:8080").split()
 _ids = itertools.count()
 

@@ -10,6 +10,10 @@ none, shows a lost conversation, not just a slow one.
 
 from __future__ import annotations
 
+import json
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,3 +52,30 @@ def cited_code(messages: list[dict]) -> str | None:
         if code:
             return str(code)
     return None
+
+
+def answered_right(webhook_url: str, conversations: list[Conversation], timeout_s: float = 180) -> list[Conversation]:
+    """The conversations the bot answers right when each is played alone, one after the other.
+
+    Why: the load tools judge a turn by the procedure it cites, to catch a conversation that lost
+    its context under load or through a fault.  A conversation the resolver gets wrong even alone
+    would count against the load on every replay; it is left out (and named) instead, so that
+    only what the load changed is counted.
+    """
+    good = []
+    for conv in conversations:
+        sender = f"baseline-{conv.id}-{time.monotonic_ns() % 10**9}"
+        for turn in conv.turns:
+            body = json.dumps({"sender": sender, "message": turn.text}).encode("utf-8")
+            req = urllib.request.Request(webhook_url, data=body, headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=timeout_s) as resp:
+                    code = cited_code(json.loads(resp.read() or b"[]"))
+            except (urllib.error.URLError, TimeoutError, ValueError) as exc:
+                code = f"error {type(exc).__name__}"
+            if code != turn.code:
+                print(f"baseline: {conv.id} left out ({turn.text!r}: cited {code}, expected {turn.code})")
+                break
+        else:
+            good.append(conv)
+    return good

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -25,14 +24,8 @@ CODE = "1.001193"
 
 
 @pytest.fixture(scope="session")
-def postgres_url() -> str:
-    url = os.environ.get("KB_TEST_POSTGRES_URL")
-    if url:
-        return url
-    res = subprocess.run(["bash", str(REPO / "scripts" / "pg_test.sh"), "start"], capture_output=True, text=True, timeout=600)
-    if res.returncode != 0:
-        pytest.fail(f"PostgreSQL 15 could not be started by scripts/pg_test.sh:\n{res.stdout}\n{res.stderr}")
-    return res.stdout.strip().splitlines()[-1]
+def postgres_url(pg_server_url: str) -> str:
+    return pg_server_url
 
 
 @pytest.fixture(scope="module")

@@ -24,17 +24,6 @@ from tests.admin.support import REPO
 DB_NAME = "tthc_analytics_test"
 
 
-@pytest.fixture(scope="module")
-def pg_server_url() -> str:
-    url = os.environ.get("KB_TEST_POSTGRES_URL")
-    if not url:
-        res = subprocess.run(["bash", str(REPO / "scripts" / "pg_test.sh"), "start"], capture_output=True, text=True,
-                             timeout=600)
-        if res.returncode != 0:
-            pytest.fail(f"PostgreSQL 15 could not be started by scripts/pg_test.sh:\n{res.stdout}\n{res.stderr}")
-        url = res.stdout.strip().splitlines()[-1]
-    return url
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def records_url(request, tmp_path, monkeypatch) -> str:  # noqa: ANN001
