@@ -84,6 +84,8 @@ _AT_PLACE = {
                       r"cong an|mot cua|trung tam hanh chinh|noi)(?!\w))"),
 }
 
+# … and only in a question: "ở phường vẫn còn lưu sổ" tells where something is
+_ASKS = re.compile(r"\?|(?<!\w)(?:khong|chua|hay|hoac|ha|nhi|the nao)(?!\w)")
 # "… cần làm thủ tục gì ở phường": the question is which procedure, the place only says where it is done
 _WHICH_PROCEDURE = re.compile(r"(?<!\w)(?:thu tuc|lam)\s+(?:gi|nao)(?!\w)")
 
@@ -119,7 +121,8 @@ def parse(text: str) -> Parsed:
             if rx.search(work):
                 aspect = aspect or name
                 work = rx.sub(" ", work)
-    if aspect is None and _AT_PLACE[accented].search(work) and not _WHICH_PROCEDURE.search(fold_accents(work)):
+    if aspect is None and _AT_PLACE[accented].search(work) and not _WHICH_PROCEDURE.search(fold_accents(work)) \
+            and _ASKS.search(fold_accents(norm)):
         aspect = "where"
         work = _AT_PLACE[accented].sub(" ", work)
     query = " ".join(work.split())

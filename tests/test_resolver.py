@@ -570,7 +570,9 @@ def test_a_hit_carrying_more_of_the_asked_variants_goes_first():
     [("nop o ubnd xa dc ko", "where"), ("làm ở phường khác chỗ đang ở được không", "where"),
      ("đi đăng ký ở xã bên chồng hay bên vợ", "where"),
      # no place after "ở", or the question is which procedure
-     ("sinh con ở bệnh viện", None), ("hộ kinh doanh nhà tôi đang bán, giờ cần làm thủ tục gì ở phường", None)],
+     ("sinh con ở bệnh viện", None), ("hộ kinh doanh nhà tôi đang bán, giờ cần làm thủ tục gì ở phường", None),
+     # a statement, not a question: where something is kept
+     ("chỉ cần xin bản sao thôi, ở phường vẫn còn lưu sổ", None)],
 )
 def test_a_place_after_o_asks_where(text, aspect):
     assert parse(text).aspect == aspect
