@@ -518,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
             results = [play(client, c, run_id, args.hotline, min_confidence) for c in suite]
             print(f"played in {time.perf_counter() - started:.0f} s against {url}; "
                   f"confident wrong = a named procedure the turn rules out with confidence >= {min_confidence} "
-                  "(or no confidence), or a choice offering only ruled-out procedures\n")
+                  "(or no confidence), or a choice offering a forbidden procedure or no acceptable one\n")
             print_tables(results)
             print_failures(results, args.show_failures)
             print_slowest(results)
