@@ -37,14 +37,18 @@ from vntext.numbers import ORDINAL_WORDS
 
 NOT_A_QUESTION = {"out_of_scope", "nlu_fallback", "greet", "goodbye", "thank", "bot_challenge"}
 
-# Qualifier syllables (folded): they refine a procedure but name none by themselves.
-QUALIFIERS = frozenset(
-    """cap lai doi moi dang ky lam xin gia han do bi mat hong hu thay het cho nguoi con duoi tren tuoi lan
-    dau tai cua va voi vo chong nuoc ngoai tinh xa huyen thanh pho tre em lon nho truong hop khi neu
-    la da se duoc nay o trong viet nam toi minh ban nha be gai trai ong ba bo me cu chau cac nhung rach
-    chay sai sot nhieu thang nam ngay tu du tro len khong co chua muon phai bi
-    the giay so cai no cu cuon quyen""".split()
+# Qualifier syllables: they refine a procedure but name none by themselves.  Written with
+# diacritics, for the catalogue's names (always accented): folded, "lái" (drive) is "lại" (again),
+# "cư" (reside) "cũ" (old) and "sổ" "số", and "giấy phép LÁI xe" or "CƯ trú" would lose the
+# syllables that make them a family (``core_bigrams``).  ``QUALIFIERS``: the same, folded, for
+# what citizens type.
+QUALIFIERS_ACCENTED = frozenset(
+    """cấp lại đổi mới đăng ký làm xin gia hạn do bị mất hỏng hư thay hết cho người con dưới trên tuổi lần
+    đầu tại của và với vợ chồng nước ngoài tỉnh xã huyện thành phố trẻ em lớn nhỏ trường hợp khi nếu
+    là đã sẽ được này ở trong việt nam tôi mình bạn nhà bé gái trai ông bà bố mẹ cũ cháu các những rách
+    cháy sai sót nhiều tháng năm ngày từ đủ trở lên không có chưa muốn phải thẻ giấy sổ cái nó cuốn quyển""".split()
 )
+QUALIFIERS = frozenset(fold_accents(w) for w in QUALIFIERS_ACCENTED)
 # The generic nouns among them: "bao lâu thì có GIẤY", "làm CUỐN mới" speak of the current paper.
 GENERIC_NOUNS = frozenset("the giay so cai no cuon quyen".split())
 # ("thẻ", "giấy", "sổ", "cái", "nó", "cuốn", "cũ": in "thẻ cũ bị mất" they point at the current
@@ -237,17 +241,6 @@ def _negates(name: tuple[str, ...], words: set[str]) -> bool:
     """Whether the name says "không"/"chưa" within three syllables before the first of ``words``."""
     first = next((i for i, w in enumerate(name) if w in words), None)
     return first is not None and any(fold_accents(w) in ("khong", "chua") for w in name[max(0, first - 3):first])
-
-
-# The qualifiers as written with diacritics, for the catalogue's names (always accented): folded,
-# "lái" (drive) is "lại" (again), "cư" (reside) "cũ" (old) and "sổ" "số", and "giấy phép LÁI xe" or
-# "CƯ trú" would lose the syllables that make them a family.
-QUALIFIERS_ACCENTED = frozenset(
-    """cấp lại đổi mới đăng ký làm xin gia hạn do bị mất hỏng hư thay hết cho người con dưới trên tuổi lần
-    đầu tại của và với vợ chồng nước ngoài tỉnh xã huyện thành phố trẻ em lớn nhỏ trường hợp khi nếu
-    là đã sẽ được này ở trong việt nam tôi mình bạn nhà bé gái trai ông bà bố mẹ cũ cháu các những rách
-    cháy sai sót nhiều tháng năm ngày từ đủ trở lên không có chưa muốn phải thẻ giấy sổ cái nó cuốn quyển""".split()
-)
 
 
 def core_bigrams(proc: Procedure) -> set[str]:
@@ -600,29 +593,28 @@ def verbatim_phrase(query: str, proc: Procedure, as_typed: bool) -> tuple[str, .
 
 # A run of the question's syllables that only one procedure's names and aliases hold, word for
 # word: "muốn lãnh TRỢ CẤP THẤT NGHIỆP thì cần giấy tờ gì" names one procedure however long the story
-# around it, while shared words ("công ty", "mua bảo hiểm") name none.  At least this many syllables
-# of an alias (one fewer of the official name), of which at least two are not qualifiers ("cho
+# around it, while shared words ("công ty", "mua bảo hiểm") name none.  At least ALIAS_RUN_MIN
+# syllables, or NAME_RUN_MIN of the official name, of which at least two are not qualifiers ("cho
 # người nước ngoài" names no procedure by itself).
-DISTINCT_RUN_MIN = 4
-_runs_cache: dict[int, tuple[object, dict[tuple[bool, tuple[str, ...]], set[str]]]] = {}
+NAME_RUN_MIN, ALIAS_RUN_MIN, RUN_MAX = 3, 4, 7
+_runs: tuple[dict[str, Procedure], dict[tuple[bool, tuple[str, ...]], set[str]]] | None = None
 
 
 def _name_runs(catalogue: dict[str, Procedure]) -> dict[tuple[bool, tuple[str, ...]], set[str]]:
-    """Every run of 3–7 syllables of every official name and 4–7 of every alias (folded and as written) -> the codes holding it."""
-    cached = _runs_cache.get(id(catalogue))
-    if cached is not None and cached[0] is catalogue:
-        return cached[1]
-    runs: dict[tuple[bool, tuple[str, ...]], set[str]] = {}
-    for proc in catalogue.values():
-        for k, phrase in enumerate((short_name(proc.name), *proc.aliases)):
-            for fold in (True, False):
-                words = _syl(phrase, fold)
-                for n in range(DISTINCT_RUN_MIN - (k == 0), 8):  # the official name: from 3 syllables
-                    for i in range(len(words) - n + 1):
-                        runs.setdefault((fold, words[i:i + n]), set()).add(proc.code)
-    _runs_cache.clear()
-    _runs_cache[id(catalogue)] = (catalogue, runs)
-    return runs
+    """Every run of NAME_RUN_MIN–RUN_MAX syllables of every name and alias (folded and as written) ->
+    the codes holding it; built once per catalogue object (a new index brings a new one)."""
+    global _runs
+    if _runs is None or _runs[0] is not catalogue:
+        runs: dict[tuple[bool, tuple[str, ...]], set[str]] = {}
+        for proc in catalogue.values():
+            for phrase in (short_name(proc.name), *proc.aliases):
+                for fold in (True, False):
+                    words = _syl(phrase, fold)
+                    for n in range(NAME_RUN_MIN, RUN_MAX + 1):
+                        for i in range(len(words) - n + 1):
+                            runs.setdefault((fold, words[i:i + n]), set()).add(proc.code)
+        _runs = (catalogue, runs)
+    return _runs[1]
 
 
 def distinct_run(query: str, proc: Procedure, catalogue: dict[str, Procedure], as_typed: bool) -> int:
@@ -635,9 +627,9 @@ def distinct_run(query: str, proc: Procedure, catalogue: dict[str, Procedure], a
     q = tuple(syllables(query, fold=fold))
     runs = _name_runs(catalogue)
     asked = variant_markers(query)
-    phrases = (short_name(proc.name), *proc.aliases)
+    phrases = [(k == 0, ph) for k, ph in enumerate((short_name(proc.name), *proc.aliases))]
     negations = NEGATIONS if fold else NEGATIONS_ACCENTED
-    for n in range(min(7, len(q)), DISTINCT_RUN_MIN - 2, -1):
+    for n in range(min(RUN_MAX, len(q)), NAME_RUN_MIN - 1, -1):
         for i in range(len(q) - n + 1):
             run = q[i:i + n]
             if runs.get((fold, run)) != {proc.code}:
@@ -646,9 +638,9 @@ def distinct_run(query: str, proc: Procedure, catalogue: dict[str, Procedure], a
                 continue
             if any(w in negations for w in q[max(0, i - 3):i]):
                 continue
-            joined = " ".join(run)
-            if any(joined in " ".join(_syl(ph, fold)) and asked <= variant_markers(ph if as_typed else fold_accents(ph))
-                   for ph in phrases):
+            joined = f" {' '.join(run)} "
+            if any(joined in f" {' '.join(_syl(ph, fold))} " and (official or n >= ALIAS_RUN_MIN)
+                   and asked <= variant_markers(ph if as_typed else fold_accents(ph)) for official, ph in phrases):
                 return n
     return 0
 

@@ -584,3 +584,12 @@ def test_a_place_question_follows_up_on_the_current_procedure():
     search = StubSearch(("2.001035", 0.67, 0.4), ("2.000992", 0.67, 0.39))
     plan = run("nop o ubnd xa dc ko", state=state, search=search, intent="ask_where", confidence=0.63)
     assert plan.kind == "answer" and codes(plan) == ["1.013225"] and plan.aspect == "where"
+
+
+def test_a_run_another_procedure_also_holds_in_an_alias_is_not_distinct():
+    """"hưởng bảo hiểm" is in the official name of BHXH một lần and in aliases of others: it names none."""
+    from actions.resolver import distinct_run
+
+    lump_sum = CATALOGUE["1.001613"]
+    assert distinct_run("muốn hưởng bảo hiểm thì làm sao", lump_sum, CATALOGUE, as_typed=True) == 0
+    assert distinct_run("muốn hưởng bảo hiểm xã hội một lần", lump_sum, CATALOGUE, as_typed=True) >= 4
