@@ -20,7 +20,8 @@ from vntext import fold_accents, nfc, normalize_query, syllables
 _STOP_PHRASES = [
     "can nhung giay to gi", "can giay to gi", "giay to gi", "nhung giay to", "giay to", "ho so gi",
     "can chuan bi", "chuan bi", "bao nhieu tien", "bao nhieu ngay", "bao nhieu", "het bao nhieu",
-    "mat bao lau", "bao lau", "may ngay", "mat may ngay", "nop o dau", "lam o dau", "o dau",
+    # "bao lâu một lần": how often, not a "một lần" procedure
+    "bao lau mot lan", "bao lau 1 lan", "mat bao lau", "bao lau", "may ngay", "mat may ngay", "nop o dau", "lam o dau", "o dau",
     "nhu the nao", "the nao", "ra sao", "lam sao", "thi sao", "duoc khong", "co duoc khong",
     "le phi", "chi phi", "phi", "thu tuc", "cac buoc", "quy trinh", "trinh tu", "truc tuyen",
     "online", "thoi gian", "qua vneid", "tren vneid", "bang vneid", "app vneid", "ung dung vneid", "vneid",

@@ -19,6 +19,7 @@ from knowledge_base import lexicon
 from knowledge_base.features import lexical_terms, query_text, short_name
 from knowledge_base.schema import Procedure
 from vntext import nfc, syllables
+from vntext.language import LOANWORDS, is_vietnamese_syllable
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,9 @@ class Searcher:
                 groups = [syllables(short_name(p.name))] + [syllables(a) for a in p.aliases]
                 self.name_syl.append(groups)
                 self.name_set.append(set().union(*groups))
+        # every folded syllable the catalogue uses anywhere it is indexed, in a name or in the lexicon
+        self.known: set[str] = {t for t in loaded.bm25.vocab if "_" not in t}.union(*self.name_set).union(
+            *(s for e in lexicon.load_lexicon() for term in e.terms for s in term))
 
     def _lexical(self, expanded: str) -> np.ndarray:
         return self.index.bm25.scores(lexical_terms(query_text(expanded)))
@@ -137,13 +141,25 @@ class Searcher:
         # Confidence: the share of the question's identifying words found in the names and
         # aliases.  The lexicon's official wording is an alternative way to find them, not more
         # words to find: "… hết hạn, muốn gia hạn" must not need "cấp đổi điều chỉnh" too.
+        # A foreign word the catalogue never uses ("wifi", "marathon", "iphone") says the question is
+        # about something else: it counts twice against the share, so the generic words beside it
+        # ("đăng ký", "bị mất") do not make a confident match of an off-topic question.  Vietnamese
+        # words the catalogue lacks do not: a citizen's story ("quán cơm", "em gái tên Thuý") is
+        # full of them.
         idents = [s for s in (set(query_text(query).split()), set(query_text(expanded).split())) if s]
+        unknown = len(self.unknown_words(query))
         for i in order:
             proc = self.index.procedures[i]
-            conf = max((len(ident & self.name_set[i]) / len(ident) for ident in idents), default=0.0)
+            conf = max((len(ident & self.name_set[i]) / (len(ident) + unknown) for ident in idents), default=0.0)
             matched = self._matched(proc, i, qset, lex_matches, dense_ids)
             hits.append(Hit(proc.code, proc.name, float(fused[i]), matched, proc, conf))
         return hits
+
+    def unknown_words(self, query: str) -> set[str]:
+        """The question's foreign words that the catalogue uses nowhere (not Vietnamese syllables,
+        not a loanword of procedures such as "online", no digits)."""
+        return {w for w in query_text(query).split() if w not in self.known and w not in LOANWORDS
+                and not is_vietnamese_syllable(w) and not any(ch.isdigit() for ch in w)}
 
     def _matched(self, proc: Procedure, i: int, qset: set[str], lex_matches: list[str], dense_ids) -> list[str]:  # noqa: ANN001
         """Which fields of the procedure the query matched: for audits and for the UI."""

@@ -53,3 +53,9 @@ def test_tone_placement_is_unified():
 
 def test_syllables_are_diacritic_insensitive():
     assert syllables("Làm SỔ ĐỎ hết bn?") == syllables("lam so do het bao nhieu")
+
+
+def test_one_time_is_spelled_as_the_catalogue_spells_it():
+    assert normalize_query("hưởng BHXH 1 lần") == "hưởng bảo hiểm xã hội một lần"
+    assert normalize_query("rut so 1 lan") == "rut so mot lan"
+    assert normalize_query("lần 1, 11 lần") == "lần 1, 11 lần"

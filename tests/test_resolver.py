@@ -66,6 +66,13 @@ def test_phrase_senses(text, aspect, rest_empty):
     assert (parsed.rest == "") is rest_empty, parsed
 
 
+def test_how_often_is_not_a_one_time_procedure():
+    # "bao lâu một lần" asks how often: "một lần" must not stay behind to match "BHXH một lần"
+    parsed = parse("bảo dưỡng ô tô bao lâu một lần")
+    assert (parsed.aspect, parsed.query) == ("duration", "bảo dưỡng ô tô")
+    assert parse("rút bhxh một lần mất bao lâu").rest.split()[-2:] == ["mot", "lan"]
+
+
 def test_lost_is_not_how_long():
     assert "mat" not in parse("làm hộ chiếu mất bao lâu").rest.split()
     assert "mat" in parse("trình báo mất hộ chiếu").rest.split()

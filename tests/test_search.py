@@ -57,6 +57,16 @@ def test_hits_report_matched_fields_and_confidence(searcher):
     assert all(h.confidence < 0.5 for h in noise)
 
 
+def test_a_foreign_word_the_catalogue_never_uses_weighs_against_confidence(searcher):
+    # "… wifi", "… marathon": a question about something else; an unknown Vietnamese word ("cơm",
+    # a name in a story) does not weigh more than any other word the names lack
+    assert searcher.unknown_words("giấy khai sinh wifi") == {"wifi"}
+    assert searcher.unknown_words("giấy khai sinh cơm online 2024") == set()
+    vietnamese = searcher.search("giấy khai sinh cơm")[0].confidence
+    foreign = searcher.search("giấy khai sinh wifi")[0].confidence
+    assert foreign < vietnamese - 0.1, (foreign, vietnamese)
+
+
 def test_empty_and_huge_queries(searcher):
     assert searcher.search("") == []
     assert searcher.search("   !!! ") == []

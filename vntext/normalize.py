@@ -78,6 +78,10 @@ _I_TO_Y = {f"{c}{i}": f"{c}{y}" for c in ("k", "l", "qu") for i, y in zip("iíì
 _I_TO_Y_RE = re.compile(r"(?<!\w)(" + "|".join(_I_TO_Y) + r")(?!\w)")
 
 
+# "BHXH 1 lần": the catalogue spells the count out ("một lần"), citizens type the digit
+_ONE_TIME_RE = re.compile(r"(?<!\w)1 (lần|lan)(?!\w)")
+
+
 def nfc(text: str) -> str:
     """Return ``text`` in Unicode NFC with collapsed whitespace."""
     return _SPACE_RE.sub(" ", unicodedata.normalize("NFC", text)).strip()
@@ -123,7 +127,8 @@ def normalize_query(text: str) -> str:
     (accent folding loses information); callers fold separately when they
     need a diacritic-insensitive key.
     """
-    return unify_tone_placement(expand_abbreviations(nfc(text).lower()))
+    text = unify_tone_placement(expand_abbreviations(nfc(text).lower()))
+    return _ONE_TIME_RE.sub(lambda m: ("một " if m.group(1) == "lần" else "mot ") + m.group(1), text)
 
 
 def syllables(text: str, fold: bool = True) -> list[str]:
