@@ -474,8 +474,13 @@ def resolve(
                         reason="aspect of pending choice, with other words")
         return Plan("answer", sure_aspect, [current], reason="follow-up on current, with other words")
 
-    # 4. qualifiers only: narrow within the current family first
+    # 4. qualifiers only: narrow within the current family first; with a choice pending, the option
+    #    the qualifiers name ("bao lâu thì được CẤP LẠI" between "Cấp lại …" and "Cấp đổi …")
     if anchors and only_qualifiers(parsed):
+        i = option_by_words(text, parsed, options) if options else None
+        if i is not None:
+            return Plan("answer", aspect or (state.choice.aspect if state.choice else "overview"), [options[i]],
+                        reason="choice by words, with an aspect")
         plan = _within_family(parsed, text, anchors, list(catalogue.values()), aspect or state.aspect or "overview", t)
         if plan is not None:
             return plan
@@ -510,6 +515,7 @@ def _within_family(parsed: Parsed, text: str, anchors: list[Procedure], catalogu
         words = {w for w in syllables(text, fold=False) if fold_accents(w) in words}
     members = family(anchors, catalogue)
     anchor_cores = set().union(*(core_bigrams(p) for p in anchors))
+    fields = {p.field for p in anchors}
     scored = []
     for proc in members:
         cov = _coverage(words, proc, parsed.accented)
@@ -520,7 +526,13 @@ def _within_family(parsed: Parsed, text: str, anchors: list[Procedure], catalogu
     if not scored or scored[0][1] < t.family_min:
         return None
     best = scored[0][0]
-    close = [p for s, cov, p in scored if best - s <= t.ambiguity_gap and cov >= t.family_min][: t.max_options]
+    close = [p for s, cov, p in scored if best - s <= t.ambiguity_gap and cov >= t.family_min]
+    # words and kinship equal, the anchors' own field decides: "cấp lại" while on "Cấp đổi Giấy chứng
+    # nhận" (land) is the land certificate's, not "Cấp lại chứng nhận đăng ký xe" (it shares "chứng nhận")
+    close = ([p for p in close if p.field in fields] or close)[: t.max_options]
+    if len(close) == 1:
+        return Plan("answer", aspect, close, confidence=next(c for _, c, p in scored if p is close[0]),
+                    reason="refinement within family, same field")
     if len(close) > 1:
         # the ordinary reading, when one is clearly more ordinary: "vợ tôi là người nước ngoài" is
         # the marriage with a foreigner, not recording one already registered abroad
@@ -900,8 +912,13 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
                         hits and hits[0].confidence >= t.search_min and hits[0].procedure not in anchors)))
     # a hit that fits the words at least as well and carries more of the variants the citizen asked for
     # ("… bị ướt nhòe, mun ĐỔI LẠI": "Đổi, cấp lại giấy xác nhận khuyết tật", not "xác định lại mức độ")
-    better = [h for h in hits[1:4] if h.confidence >= hits[0].confidence
-              and _asked_variants_carried(query, h) > _asked_variants_carried(query, hits[0])]
+    # Within the ambiguity gap the words fit both equally well: the situation told decides ("nhà tôi bị
+    # MẤT sổ đỏ": "Cấp lại Giấy chứng nhận do bị mất" at 0.83, not "Cấp đổi Giấy chứng nhận" at 0.86).
+    told = variant_markers(query) & SITUATIONS
+    better = [h for h in hits[1:4] if _asked_variants_carried(query, h) > _asked_variants_carried(query, hits[0])
+              and (h.confidence >= hits[0].confidence or (
+                  h.confidence >= hits[0].confidence - t.ambiguity_gap and told
+                  and names_situation(h.procedure, told) and not names_situation(hits[0].procedure, told)))]
     if better:
         first = max(better, key=lambda h: (_asked_variants_carried(query, h), h.confidence))
         hits.remove(first)

@@ -600,3 +600,24 @@ def test_a_run_another_procedure_also_holds_in_an_alias_is_not_distinct():
     lump_sum = CATALOGUE["1.001613"]
     assert distinct_run("muốn hưởng bảo hiểm thì làm sao", lump_sum, CATALOGUE, as_typed=True) == 0
     assert distinct_run("muốn hưởng bảo hiểm xã hội một lần", lump_sum, CATALOGUE, as_typed=True) >= 4
+
+
+def test_qualifiers_with_an_aspect_refine_within_the_same_field():
+    # "Cấp lại chứng nhận đăng ký xe" shares "chứng nhận" with the land certificate, as "Cấp lại Giấy
+    # chứng nhận do bị mất" does: the field being discussed decides
+    state = ConversationState(current=LAND_EXCHANGE, aspect="overview")
+    plan = run("bao lâu thì được cấp lại", state=state, search=StubSearch(("1.013082", 1.0, 0.5)))
+    assert (plan.kind, codes(plan), plan.aspect) == ("answer", [LAND_LOST], "duration")
+
+
+def test_qualifiers_with_an_aspect_answer_the_pending_choice_they_name():
+    from actions.state import PendingChoice
+    state = ConversationState(choice=PendingChoice([LAND_LOST, LAND_EXCHANGE], "documents"), aspect="documents")
+    plan = run("bao lâu thì được cấp lại", state=state, search=StubSearch(("1.013082", 1.0, 0.5)))
+    assert (plan.kind, codes(plan), plan.aspect) == ("answer", [LAND_LOST], "duration")
+
+
+def test_the_situation_told_decides_between_hits_within_the_gap():
+    # "bị mất" is told: the land certificate "do bị mất" at 0.83 is not passed over for "cấp đổi" at 0.86
+    plan = run("nhà tôi bị mất sổ đỏ", search=StubSearch((LAND_EXCHANGE, 0.86, 0.46), (LAND_LOST, 0.83, 0.37)))
+    assert codes(plan)[:1] == [LAND_LOST]
