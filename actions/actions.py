@@ -20,7 +20,7 @@ from rasa_sdk.executor import CollectingDispatcher
 import bot_payload
 from actions.aspects import parse
 from actions.formatting import answer, answer_for_all, facts_key
-from actions.resolver import Plan, asks_for_person, nlu_reading, option_by_words, parse_option, resolve
+from actions.resolver import Plan, asks_for_hotline, asks_for_person, nlu_reading, option_by_words, parse_option, resolve
 from actions.settings import SETTINGS
 from actions.state import ConversationState
 from knowledge_base.retrieval import Hit, default_searcher
@@ -190,6 +190,13 @@ class ActionAnswer(Action):
         state = state_of(tracker)
         intent, confidence = intent_of(tracker)
         text = tracker.latest_message.get("text") or ""
+        if asks_for_hotline(text) and state.choice is None:  # "số tổng đài là bao nhiêu": just the number
+            dispatcher.utter_message(
+                text=f"Anh/Chị có thể gọi {hotline_text()}. Tôi vẫn có thể trả lời các câu hỏi về thủ tục.",
+                json_message=payload(kind="handoff", handoff=False, hotline=SETTINGS.hotline,
+                                     hotline_hours=SETTINGS.hotline_hours),
+            )
+            return state.cleared_question()
         try:
             plan = resolve(text, intent, confidence, state, default_searcher(), catalogue(), SETTINGS.thresholds)
         except Exception:  # an unusable index must still give the citizen an honest answer

@@ -130,6 +130,16 @@ _PERSON_WORDS = re.compile(
     r"cán bộ|can bo|gặp|gap|nói chuyện|noi chuyen|chuyển máy|chuyen may|hotline|admin|ad)(?!\w)")
 
 
+# "số tổng đài là bao nhiêu", "hotline bn v": the number to call, whatever aspect the words look like
+# ("tổng đài VIÊN" is a person: the NLU's request for a person, which the hand-off answers)
+_HOTLINE_WORDS = re.compile(r"(?<!\w)(tổng đài|tong dai|hotline|đường dây nóng|duong day nong)(?!\w)(?!\s+(?:viên|vien))")
+
+
+def asks_for_hotline(text: str) -> bool:
+    """Whether the message is about the hotline itself (then the hand-off answers it)."""
+    return bool(_HOTLINE_WORDS.search(normalize_query(text)))
+
+
 def asks_for_person(text: str) -> bool:
     """Whether the message names a person to talk to (not just any "người")."""
     return bool(_PERSON_WORDS.search(normalize_query(text)))

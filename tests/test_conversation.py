@@ -127,6 +127,15 @@ def test_hand_off_without_a_desk_gives_the_hotline_honestly(servers):
     assert "chưa có tổng đài viên" in msgs[-1]["text"]
 
 
+@pytest.mark.parametrize("text", ["số tổng đài là bao nhiêu", "hotline bn v"])
+def test_asking_for_the_hotline_gets_the_number_and_keeps_the_conversation(servers, text):
+    servers.say("hotline-1", "làm hộ chiếu cần giấy tờ gì")
+    msgs = servers.say("hotline-1", text)
+    c = last_custom(msgs)
+    assert c["procedure_code"] is None and c.get("aspect") != "fee" and "1022" in msgs[-1]["text"], msgs
+    assert last_custom(servers.say("hotline-1", "còn lệ phí thì sao"))["procedure_code"] == "1.001456"
+
+
 @pytest.mark.parametrize(
     "text",
     ["", "   ", "😀😀😀", "how do I renew my passport?", "<script>alert('x')</script>", "khai sinh " * 1250],

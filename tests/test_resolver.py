@@ -621,3 +621,11 @@ def test_the_situation_told_decides_between_hits_within_the_gap():
     # "bị mất" is told: the land certificate "do bị mất" at 0.83 is not passed over for "cấp đổi" at 0.86
     plan = run("nhà tôi bị mất sổ đỏ", search=StubSearch((LAND_EXCHANGE, 0.86, 0.46), (LAND_LOST, 0.83, 0.37)))
     assert codes(plan)[:1] == [LAND_LOST]
+
+
+def test_the_hotline_is_asked_for_by_name_not_by_aspect():
+    from actions.resolver import asks_for_hotline
+    assert asks_for_hotline("số tổng đài là bao nhiêu") and asks_for_hotline("hotline bn v")
+    assert asks_for_hotline("duong day nong so may")
+    assert not asks_for_hotline("cho tôi gặp tổng đài viên")  # a person: the hand-off
+    assert not asks_for_hotline("làm hộ chiếu hết bao nhiêu")

@@ -22,7 +22,7 @@ _TOKEN_RE = re.compile(r"\w+", re.UNICODE)
 # Words that are not Vietnamese syllables but appear in Vietnamese chat about procedures.
 LOANWORDS = frozenset(
     "online offline app web website email mail gmail zalo vneid visa passport pdf file sms ok okay oke "
-    "hello hi alo bye thanks thank you cccd cmnd gplx bhxh bhyt mst id cv form".split()
+    "hello hi alo bye thanks thank you cccd cmnd gplx bhxh bhyt mst id cv form hotline".split()
 )
 
 
