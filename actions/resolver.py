@@ -32,8 +32,8 @@ from knowledge_base import lexicon
 from knowledge_base.features import query_text, short_name
 from knowledge_base.retrieval import Hit
 from knowledge_base.schema import Procedure
-from vntext import fold_accents, is_gibberish, normalize_query, syllables
-from vntext.numbers import ORDINAL_WORDS
+from vntext import fold_accents, is_gibberish, nfc, normalize_query, syllables
+from vntext.numbers import ORDINAL_WORDS, WORD_VALUES
 
 NOT_A_QUESTION = {"out_of_scope", "nlu_fallback", "greet", "goodbye", "thank", "bot_challenge"}
 
@@ -468,9 +468,14 @@ def resolve(
             return Plan("answer", aspect, [current], reason="follow-up on current")
         return Plan("fallback", aspect, reason="aspect without a procedure")
 
-    # 3b. an aspect with words around it that name no other procedure ("lấy được", "công an phường
-    #     hay ở đâu", "theo nghị định nào"): still about the current procedure or the pending choice
     anchors = options or ([current] if current else [])
+    # 3b. an age the discussed procedure excludes: its kin for that age
+    plan = _by_age(text, anchors, catalogue, aspect or state.aspect or "overview")
+    if plan is not None:
+        return plan
+
+    # 3c. an aspect with words around it that name no other procedure ("lấy được", "công an phường
+    #     hay ở đâu", "theo nghị định nào"): still about the current procedure or the pending choice
     sure_aspect = asked_aspect(parsed, intent, intent_confidence)
     # an aspect phrase outweighs the NLU's unsure "not a question" ("lấy liền dc k hay phải hẹn": goodbye 0.48)
     questioning = intent not in NOT_A_QUESTION or (parsed.aspect is not None and intent_confidence < UNSURE_NOT_A_QUESTION)
@@ -857,6 +862,48 @@ def _either_or(text: str, accented: bool, intent: str | None, intent_confidence:
     return Plan("choose", aspect, found, confidence=None, reason="either-or names two procedures")
 
 
+# An age the citizen tells ("con gái mình mới 8 tuổi", "bé 3 tháng tuổi", "chưa đủ 14 tuổi"), and the age
+# ranges procedure names state ("cho người dưới 14 tuổi", "từ đủ 14 tuổi trở lên"): the age picks the variant.
+_AGE_TOLD = re.compile(r"(?<!\w)(?:(dưới|duoi|chưa đủ|chua du|chưa tới|chua toi|chưa đến|chua den)\s+)?"
+                       r"(\d{1,3}|" + "|".join(w for w in WORD_VALUES if w != fold_accents(w)) + r")\s+"
+                       r"(tháng\s+|thang\s+)?(?:tuổi|tuoi)(?!\w)")
+_AGE_BELOW = re.compile(r"dưới (\d+) tuổi")
+_AGE_FROM = re.compile(r"từ đủ (\d+) tuổi")
+
+
+def told_age(text: str) -> int | None:
+    """The age in whole years the message tells, or None (months count as 0; "dưới 14" as 13)."""
+    m = _AGE_TOLD.search(normalize_query(text))
+    if m is None:
+        return None
+    under, number, months = m.groups()
+    value = int(number) if number.isdigit() else WORD_VALUES[number]
+    if months:
+        return value // 12
+    return value - 1 if under else value
+
+
+def fits_age(proc: Procedure, age: int) -> bool | None:
+    """Whether the age is in the range the procedure's name states (None: it states none)."""
+    name = nfc(proc.name).lower()
+    below, start = _AGE_BELOW.search(name), _AGE_FROM.search(name)
+    if below is None and start is None:
+        return None
+    return (below is None or age < int(below.group(1))) and (start is None or age >= int(start.group(1)))
+
+
+def _by_age(text: str, anchors: list[Procedure], catalogue: dict[str, Procedure], aspect: str) -> Plan | None:
+    """A told age that the procedure being discussed excludes: its kin for that age, when one fits
+    ("à còn con gái mình mới 8 tuổi" while on "Cấp thẻ căn cước cho người từ đủ 14 tuổi trở lên")."""
+    age = told_age(text)
+    if age is None or not anchors or not any(fits_age(a, age) is False for a in anchors):
+        return None
+    fitting = [p for p in kin_of(anchors, list(catalogue.values())) if fits_age(p, age)]
+    if len(fitting) != 1:
+        return None
+    return Plan("answer", aspect, fitting, reason="the age told picks the variant")
+
+
 def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: float, aspect: str,
             anchors: list[Procedure], searcher: Searcher, catalogue: dict[str, Procedure], t: Thresholds) -> Plan:
     if _EITHER_OR_SPLIT.search(_either_or_text(text)):
@@ -867,6 +914,9 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
     # a situation ("mất giấy khai sinh") has several answers, some ranked low by the search
     situation = bool(variant_markers(query) & SITUATIONS)
     hits = [h for h in searcher.search(query, k=8 if situation else 5) if h.code in catalogue]
+    age = told_age(text)
+    if age is not None:  # "làm căn cước cho con 8 tuổi": not the card from 14
+        hits = [h for h in hits if fits_age(h.procedure, age) is not False] or hits
     owned_kin: list[Hit] = []  # what can be done with something the citizen already has
     if owns_already(text):
         founding = [h for h in hits if _ESTABLISH.search(fold_accents(h.name))]

@@ -629,3 +629,27 @@ def test_the_hotline_is_asked_for_by_name_not_by_aspect():
     assert asks_for_hotline("duong day nong so may")
     assert not asks_for_hotline("cho tôi gặp tổng đài viên")  # a person: the hand-off
     assert not asks_for_hotline("làm hộ chiếu hết bao nhiêu")
+
+
+@pytest.mark.parametrize(("text", "age"), [("con gái mình mới 8 tuổi", 8), ("bé 3 tháng tuổi", 0), ("chưa đủ 14 tuổi", 13),
+                                           ("con tôi tám tuổi", 8), ("con 15 tuoi", 15), ("làm căn cước", None),
+                                           ("ba tuoi", None)])  # folded number words are other words too
+def test_the_age_told(text, age):
+    from actions.resolver import told_age
+    assert told_age(text) == age
+
+
+def test_an_age_the_discussed_procedure_excludes_picks_its_kin_for_that_age():
+    state = ConversationState(current=CARD, aspect="documents")
+    plan = run("à còn con gái mình mới 8 tuổi thì làm cho cháu thế nào", state=state,
+               search=StubSearch(("1.004837", 0.29, 0.41)))
+    assert (plan.kind, codes(plan)) == ("answer", [CARD_UNDER_14])
+    # an age the discussed procedure admits changes nothing
+    plan = run("con tôi 15 tuổi rồi thì sao", state=state, search=StubSearch((CARD, 0.5, 0.4)))
+    assert codes(plan) != [CARD_UNDER_14]
+
+
+def test_a_first_question_with_an_age_drops_the_variants_that_exclude_it():
+    plan = run("lam can cuoc cho nguoi 8 tuoi can gi", intent="ask_documents",
+               search=StubSearch((CARD, 0.9, 0.5), (CARD_UNDER_14, 0.7, 0.45)))
+    assert (plan.kind, codes(plan)) == ("answer", [CARD_UNDER_14])
