@@ -134,8 +134,13 @@ def rephrase(dispatcher: CollectingDispatcher, state: ConversationState) -> list
 
 
 def reply_with_answer(dispatcher: CollectingDispatcher, state: ConversationState, proc: Procedure, aspect: str,
-                      confidence: float | None) -> list[EventType]:
-    dispatcher.utter_message(text=answer(proc, aspect), json_message=payload(proc, aspect, confidence, kind="answer"))
+                      confidence: float | None, detail: bool = False) -> list[EventType]:
+    """The facts asked; for a detail the catalogue has no fact for, the nearest facts, said to be so."""
+    text = answer(proc, aspect)
+    if detail:
+        text = (f"Tôi chưa có thông tin riêng cho câu hỏi này của thủ tục «{proc.name}»; các bước dưới đây có thể "
+                f"có điều Anh/Chị cần, nếu chưa rõ Anh/Chị gọi {hotline_text()}.\n{text}")
+    dispatcher.utter_message(text=text, json_message=payload(proc, aspect, confidence, kind="answer"))
     return state.answered(proc.code, proc.name, aspect)
 
 
@@ -177,7 +182,7 @@ def carry_out(dispatcher: CollectingDispatcher, state: ConversationState, plan: 
         return ask_choice(dispatcher, state, plan)
     if plan.kind == "choose":
         return ask_choice(dispatcher, state, plan)
-    return reply_with_answer(dispatcher, state, plan.procedures[0], plan.aspect, plan.confidence)
+    return reply_with_answer(dispatcher, state, plan.procedures[0], plan.aspect, plan.confidence, plan.detail)
 
 
 class ActionAnswer(Action):

@@ -121,6 +121,7 @@ class Plan:
     confidence: float | None = None
     reason: str = ""
     forget: bool = False  # a fallback that leaves no current procedure behind
+    detail: bool = False  # an answer to a detail the catalogue has no fact for: the nearest facts, said so
 
 
 # Words only a request for a person uses: while a choice is pending, a message without them
@@ -515,7 +516,7 @@ def resolve(
     explicit = aspect
     aspect = aspect or INTENT_ASPECT.get(intent or "") or "overview"
     plan = _search(parsed, text, intent, intent_confidence, aspect, anchors, searcher, catalogue, t)
-    if explicit is None and state.aspect and plan.kind == "answer" and (
+    if explicit is None and state.aspect and plan.kind == "answer" and not plan.detail and (
             plan.procedures[0] in anchors or kin_of(anchors, plan.procedures)):
         # "làm cái giấy xác nhận khuyết tật trước", "bố cháu là người Hàn Quốc": a refinement
         # keeps the aspect asked before
@@ -904,6 +905,39 @@ def _by_age(text: str, anchors: list[Procedure], catalogue: dict[str, Procedure]
     return Plan("answer", aspect, fitting, reason="the age told picks the variant")
 
 
+# a detail question: at least this many words besides function words, and this share of them in the
+# procedure's own text (bare off-topic questions share at most a word or two with it)
+DETAIL_MIN_WORDS = 4
+DETAIL_MIN_SHARE = 0.7
+
+
+_TEXT_WORDS: dict[int, tuple[Procedure, frozenset[str]]] = {}
+
+
+def _text_words(proc: Procedure) -> frozenset[str]:
+    """The syllables of everything the procedure's record says, folded and as written (kept per record)."""
+    cached = _TEXT_WORDS.get(id(proc))
+    if cached is None or cached[0] is not proc:
+        parts = [proc.name, *proc.aliases, *(d.name for d in proc.documents), *proc.steps, *proc.conditions,
+                 proc.result or "", proc.where_to_submit or "", proc.agency]
+        if len(_TEXT_WORDS) > 5000:
+            _TEXT_WORDS.clear()
+        text = normalize_query(" ".join(parts))
+        cached = _TEXT_WORDS[id(proc)] = (proc, frozenset(syllables(text)) | frozenset(syllables(text, fold=False)))
+    return cached[1]
+
+
+def asks_a_detail(query: str, proc: Procedure, accented: bool) -> bool:
+    """Whether the question's words are mostly the procedure's own (its documents, steps, conditions),
+    compared with their diacritics when the citizen typed them ("đặt vé" is no "đất")."""
+    ident = {w for w in query_text(query).split() if w not in WEAK and not w.isdigit()}
+    words = [w for w in syllables(query, fold=not accented) if fold_accents(w) in ident]
+    if len(words) < DETAIL_MIN_WORDS:
+        return False
+    known = _text_words(proc)  # an accented word matches only as written: folded ones have no diacritics
+    return sum(w in known for w in words) / len(words) >= DETAIL_MIN_SHARE
+
+
 def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: float, aspect: str,
             anchors: list[Procedure], searcher: Searcher, catalogue: dict[str, Procedure], t: Thresholds) -> Plan:
     if _EITHER_OR_SPLIT.search(_either_or_text(text)):
@@ -963,6 +997,12 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
         options = owned_kin[: t.max_options]
         return Plan("choose", aspect, [h.procedure for h in options], hits=options,
                     confidence=options[0].confidence, reason="something the citizen has: which procedure")
+    if len(anchors) == 1 and intent not in NOT_A_QUESTION and asks_a_detail(query, anchors[0], parsed.accented) and (
+            not hits or not may_name(intent, intent_confidence, hits[0].confidence, t)):
+        # "bé có phải đi cùng để chụp ảnh lấy vân tay k": no procedure's name, but the words of this
+        # one's documents, steps and conditions; its steps, said to be the nearest facts, not "I don't know"
+        return Plan("answer", "steps" if aspect == "overview" else aspect, anchors, reason="a detail of the current procedure",
+                    detail=True)
     if not hits or not may_name(intent, intent_confidence, hits[0].confidence, t):
         # a question the bot could not place while a procedure was being discussed may have
         # been about another one: later follow-ups must not be answered for the old one

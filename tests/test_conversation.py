@@ -127,6 +127,15 @@ def test_hand_off_without_a_desk_gives_the_hotline_honestly(servers):
     assert "chưa có tổng đài viên" in msgs[-1]["text"]
 
 
+def test_a_detail_question_gets_the_nearest_facts_and_keeps_the_conversation(servers):
+    servers.say("detail-1", "làm căn cước cho con 8 tuổi")
+    msgs = servers.say("detail-1", "bé có phải đi cùng để chụp ảnh lấy vân tay k")
+    c = last_custom(msgs)
+    assert c["procedure_code"] == "1.014062" and c["aspect"] == "steps", msgs
+    assert "chưa có thông tin riêng" in msgs[-1]["text"] and "vân tay" in msgs[-1]["text"]
+    assert last_custom(servers.say("detail-1", "lệ phí làm cho bé bao nhiêu"))["procedure_code"] == "1.014062"
+
+
 @pytest.mark.parametrize("text", ["số tổng đài là bao nhiêu", "hotline bn v"])
 def test_asking_for_the_hotline_gets_the_number_and_keeps_the_conversation(servers, text):
     servers.say("hotline-1", "làm hộ chiếu cần giấy tờ gì")

@@ -653,3 +653,14 @@ def test_a_first_question_with_an_age_drops_the_variants_that_exclude_it():
     plan = run("lam can cuoc cho nguoi 8 tuoi can gi", intent="ask_documents",
                search=StubSearch((CARD, 0.9, 0.5), (CARD_UNDER_14, 0.7, 0.45)))
     assert (plan.kind, codes(plan)) == ("answer", [CARD_UNDER_14])
+
+
+def test_a_detail_of_the_current_procedure_gets_its_steps_said_to_be_the_nearest_facts():
+    state = ConversationState(current=CARD_UNDER_14, aspect="overview")
+    plan = run("bé có phải đi cùng để chụp ảnh lấy vân tay k", state=state, search=StubSearch((CARD, 0.3, 0.3)))
+    assert (plan.kind, codes(plan), plan.aspect, plan.detail) == ("answer", [CARD_UNDER_14], "steps", True)
+    # an off-topic question shares a word or two with the record at most: the honest fallback
+    plan = run("đặt vé máy bay đi Đà Nẵng cho bé", state=state, search=StubSearch((CARD, 0.3, 0.3)))
+    assert plan.kind == "fallback"
+    # too few words to tell: the fallback too
+    assert run("chụp ảnh thẻ", state=state, search=StubSearch((CARD, 0.3, 0.3))).kind == "fallback"
