@@ -422,6 +422,20 @@ def without_denied_part(text: str) -> str:
     return kept if kept.strip() else text
 
 
+def denied_variants(text: str) -> frozenset[str]:
+    """The variant markers only the denied part says ("bị mất sổ đỏ chứ không phải ĐỔI": "doi"), folded."""
+    kept = without_denied_part(text)
+    if kept == text:
+        return frozenset()
+    said = {fold_accents(m) for m in variant_markers(text)}
+    return frozenset(said - {fold_accents(m) for m in variant_markers(kept)})
+
+
+def carries_variant(proc: Procedure, variants: frozenset[str]) -> bool:
+    """Whether the procedure's official name carries one of these (folded) variant markers."""
+    return bool(variants and variants & {fold_accents(m) for m in variant_markers(short_name(proc.name))})
+
+
 def resolve(
     text: str,
     intent: str | None,
@@ -434,6 +448,7 @@ def resolve(
     """The plan for one user turn (see the module docstring for the order of the checks)."""
     if is_gibberish(text):
         return Plan("rephrase", reason="not Vietnamese text")
+    denied = denied_variants(text)
     text = without_denied_part(text)
     parsed = parse(text)
     # "ask_procedure" is the NLU's default for a message without an aspect: it must not
@@ -441,6 +456,9 @@ def resolve(
     aspect = parsed.aspect or (INTENT_ASPECT.get(intent or "") if intent != "ask_procedure" else None)
     current = catalogue.get(state.current or "")
     options = [catalogue[c] for c in (state.choice.codes if state.choice else []) if c in catalogue]
+    if current is not None and carries_variant(current, denied):
+        current = None  # "à nhầm, … chứ không phải ĐỔI" while on "Cấp đổi …": not what is discussed
+    options = [p for p in options if not carries_variant(p, denied)]
 
     # 2. a pending choice answered by number, ordinal or the option's own words
     if options:
@@ -515,7 +533,7 @@ def resolve(
     # 5. the whole catalogue
     explicit = aspect
     aspect = aspect or INTENT_ASPECT.get(intent or "") or "overview"
-    plan = _search(parsed, text, intent, intent_confidence, aspect, anchors, searcher, catalogue, t)
+    plan = _search(parsed, text, intent, intent_confidence, aspect, anchors, searcher, catalogue, t, denied)
     if explicit is None and state.aspect and plan.kind == "answer" and not plan.detail and (
             plan.procedures[0] in anchors or kin_of(anchors, plan.procedures)):
         # "làm cái giấy xác nhận khuyết tật trước", "bố cháu là người Hàn Quốc": a refinement
@@ -939,7 +957,8 @@ def asks_a_detail(query: str, proc: Procedure, accented: bool) -> bool:
 
 
 def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: float, aspect: str,
-            anchors: list[Procedure], searcher: Searcher, catalogue: dict[str, Procedure], t: Thresholds) -> Plan:
+            anchors: list[Procedure], searcher: Searcher, catalogue: dict[str, Procedure], t: Thresholds,
+            denied: frozenset[str] = frozenset()) -> Plan:
     if _EITHER_OR_SPLIT.search(_either_or_text(text)):
         plan = _either_or(text, parsed.accented, intent, intent_confidence, aspect, searcher, catalogue, t)
         if plan is not None:
@@ -948,6 +967,7 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
     # a situation ("mất giấy khai sinh") has several answers, some ranked low by the search
     situation = bool(variant_markers(query) & SITUATIONS)
     hits = [h for h in searcher.search(query, k=8 if situation else 5) if h.code in catalogue]
+    hits = [h for h in hits if not carries_variant(h.procedure, denied)] or hits  # "chứ không phải đổi"
     age = told_age(text)
     if age is not None:  # "làm căn cước cho con 8 tuổi": not the card from 14
         hits = [h for h in hits if fits_age(h.procedure, age) is not False] or hits

@@ -664,3 +664,14 @@ def test_a_detail_of_the_current_procedure_gets_its_steps_said_to_be_the_nearest
     assert plan.kind == "fallback"
     # too few words to tell: the fallback too
     assert run("chụp ảnh thẻ", state=state, search=StubSearch((CARD, 0.3, 0.3))).kind == "fallback"
+
+
+def test_a_denied_variant_rules_out_the_procedures_that_carry_it():
+    from actions.resolver import denied_variants
+    assert denied_variants("à nhầm, nhà tôi bị mất sổ đỏ chứ không phải đổi") == {"doi"}
+    assert denied_variants("làm sổ đỏ lần đầu") == frozenset()
+    # on "Cấp đổi …", the correction is not about the discussed procedure, and "đổi" is out of the hits
+    state = ConversationState(current=LAND_EXCHANGE, aspect="overview")
+    plan = run("à nhầm, nhà tôi bị mất sổ đỏ chứ không phải đổi", state=state,
+               search=StubSearch((LAND_EXCHANGE, 0.86, 0.46), (LAND_LOST, 0.83, 0.37)))
+    assert (plan.kind, codes(plan)) == ("answer", [LAND_LOST])
