@@ -254,6 +254,12 @@ def _negates(name: tuple[str, ...], words: set[str]) -> bool:
     return first is not None and any(fold_accents(w) in ("khong", "chua") for w in name[max(0, first - 3):first])
 
 
+# Administrative boilerplate that names of unrelated fields share ("Cấp đổi Giấy CHỨNG NHẬN quyền sử dụng
+# đất", "Cấp lại CHỨNG NHẬN đăng ký xe"): kinship only within one field.
+BOILERPLATE_BIGRAMS = frozenset({"chung nhan", "xac nhan", "thong tin", "ca nhan", "giai quyet", "cong dan",
+                                 "thuc hien", "co quan", "tham quyen"})
+
+
 def core_bigrams(proc: Procedure) -> set[str]:
     """Official-name bigrams of non-qualifier syllables: what a family shares ("can cuoc", "ho chieu").
 
@@ -263,11 +269,16 @@ def core_bigrams(proc: Procedure) -> set[str]:
             if a not in QUALIFIERS_ACCENTED and b not in QUALIFIERS_ACCENTED}
 
 
+def related(proc: Procedure, anchors: list[Procedure]) -> bool:
+    """Whether the procedure shares a core name bigram with an anchor: a boilerplate one only in its field."""
+    shared = core_bigrams(proc) & set().union(*(core_bigrams(a) for a in anchors)) if anchors else set()
+    return bool(shared - BOILERPLATE_BIGRAMS) or (bool(shared) and proc.field in {a.field for a in anchors})
+
+
 def family(anchor: list[Procedure], catalogue: list[Procedure]) -> list[Procedure]:
     """Procedures of the same field as, or sharing a core name bigram with, the anchors."""
     fields = {p.field for p in anchor}
-    cores = set().union(*(core_bigrams(p) for p in anchor)) if anchor else set()
-    return [p for p in catalogue if p.field in fields or core_bigrams(p) & cores]
+    return [p for p in catalogue if p.field in fields or related(p, anchor)]
 
 
 # Function words: in a refinement they carry no evidence for one procedure over another.
@@ -548,13 +559,12 @@ def _within_family(parsed: Parsed, text: str, anchors: list[Procedure], catalogu
     if parsed.accented:  # compare as typed
         words = {w for w in syllables(text, fold=False) if fold_accents(w) in words}
     members = family(anchors, catalogue)
-    anchor_cores = set().union(*(core_bigrams(p) for p in anchors))
     fields = {p.field for p in anchors}
     scored = []
     for proc in members:
         cov = _coverage(words, proc, parsed.accented)
         # a member that shares the anchors' core words is closer kin ("căn cước" for a card question)
-        kin = 0.25 if core_bigrams(proc) & anchor_cores else 0.0
+        kin = 0.25 if related(proc, anchors) else 0.0
         scored.append((cov + kin, cov, proc))
     scored.sort(key=lambda x: -x[0])
     if not scored or scored[0][1] < t.family_min:
@@ -743,8 +753,7 @@ def adds_variant_missing(query: str, proc: Procedure) -> bool:
 
 def kin_of(anchors: list[Procedure], procs: list[Procedure]) -> list[Procedure]:
     """Those of ``procs`` that share a core name bigram with an anchor ("khai sinh", "tạm trú")."""
-    cores = set().union(*(core_bigrams(p) for p in anchors)) if anchors else set()
-    return [p for p in procs if core_bigrams(p) & cores]
+    return [p for p in procs if related(p, anchors)]
 
 
 def owns_already(text: str) -> bool:

@@ -675,3 +675,10 @@ def test_a_denied_variant_rules_out_the_procedures_that_carry_it():
     plan = run("à nhầm, nhà tôi bị mất sổ đỏ chứ không phải đổi", state=state,
                search=StubSearch((LAND_EXCHANGE, 0.86, 0.46), (LAND_LOST, 0.83, 0.37)))
     assert (plan.kind, codes(plan)) == ("answer", [LAND_LOST])
+
+
+def test_boilerplate_name_words_make_kin_only_within_a_field():
+    from actions.resolver import kin_of
+    land_exchange, land_lost, vehicle_again = (CATALOGUE[c] for c in (LAND_EXCHANGE, LAND_LOST, "1.013082"))
+    assert kin_of([land_lost], [land_exchange]) == [land_exchange]  # "chứng nhận", both land
+    assert kin_of([vehicle_again], [land_exchange]) == []  # "chứng nhận" alone: vehicle and land are no family
