@@ -269,6 +269,16 @@ def core_bigrams(proc: Procedure) -> set[str]:
             if a not in QUALIFIERS_ACCENTED and b not in QUALIFIERS_ACCENTED}
 
 
+def names_core(query: str, proc: Procedure, accented: bool) -> bool:
+    """Whether the question says a word of what the procedure is about: its official name's words
+    besides qualifiers, generic nouns and boilerplate, or a colloquial term for it ("sổ đỏ"), compared
+    with diacritics when the citizen typed them ("hộ chiếu" is no "hồ sơ")."""
+    boiler = {w for b in BOILERPLATE_BIGRAMS for w in b.split()}
+    skip = QUALIFIERS | GENERIC_NOUNS | WEAK | _FOLDED_MARKERS | boiler
+    core = {w for w in _syl(short_name(proc.name), not accented) if fold_accents(w) not in skip}
+    return bool(core & set(_syl(lexicon.expand(query), not accented)))
+
+
 def related(proc: Procedure, anchors: list[Procedure]) -> bool:
     """Whether the procedure shares a core name bigram with an anchor: a boilerplate one only in its field."""
     shared = core_bigrams(proc) & set().union(*(core_bigrams(a) for a in anchors)) if anchors else set()
@@ -1130,4 +1140,11 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
         if kin:
             return Plan("answer", aspect, [kin[0].procedure], hits=[kin[0]], confidence=kin[0].confidence,
                         reason="search, within the current family")
+        if not names_core(query, top.procedure, parsed.accented):
+            # "à con em có giấy rồi, nhưng bị ướt nhòe hết chữ, muốn xin cấp lại" while on the disability
+            # certificate: situation words the land certificate's aliases also hold name no land; another
+            # procedure is switched to only when the citizen names it
+            plan = _within_family(parsed, text, anchors, list(catalogue.values()), aspect, t)
+            return plan or Plan("fallback", aspect, hits=hits[:3], confidence=top.confidence,
+                                reason="another procedure, not named")
     return Plan("answer", aspect, [top.procedure], hits=[top], confidence=top.confidence, reason="search")

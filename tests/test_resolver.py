@@ -682,3 +682,14 @@ def test_boilerplate_name_words_make_kin_only_within_a_field():
     land_exchange, land_lost, vehicle_again = (CATALOGUE[c] for c in (LAND_EXCHANGE, LAND_LOST, "1.013082"))
     assert kin_of([land_lost], [land_exchange]) == [land_exchange]  # "chứng nhận", both land
     assert kin_of([vehicle_again], [land_exchange]) == []  # "chứng nhận" alone: vehicle and land are no family
+
+
+def test_another_procedure_is_switched_to_only_when_named():
+    disability = "1.001699"
+    state = ConversationState(current=disability, aspect="overview")
+    plan = run("à con em có giấy rồi, nhưng bị ướt nhòe hết chữ, muốn xin cấp lại", state=state,
+               search=StubSearch((LAND_EXCHANGE, 0.64, 0.5)))
+    assert LAND_EXCHANGE not in codes(plan), plan
+    # named ("sổ đỏ" is the land certificate): the switch happens
+    plan = run("còn làm sổ đỏ lần đầu thì sao", state=state, search=StubSearch((LAND_FIRST, 0.9, 0.5)))
+    assert codes(plan) == [LAND_FIRST]
