@@ -28,7 +28,7 @@ ASPECT_PHRASES: dict[str, list[str]] = {
     ],
     "duration": [
         # "bao lâu MỘT LẦN" asks how often: "một lần" is no "bảo hiểm xã hội một lần" there
-        "bao lâu một lần", "bao lâu 1 lần", "mất bao lâu", "mất mấy ngày", "mất bao nhiêu ngày", "bao nhiêu lâu", "bao nhiêu ngày", "bao lâu", "mấy ngày",
+        "bao lâu một lần", "bao lâu 1 lần", "mất bao nhiêu lâu", "mất bao lâu", "mất mấy ngày", "mất bao nhiêu ngày", "bao nhiêu lâu", "bao nhiêu ngày", "bao lâu", "mấy ngày",
         "thời gian giải quyết", "thời hạn", "thời gian", "bao giờ có", "khi nào có", "bao giờ thì có",
         "lâu không", "mất mấy hôm", "mất mấy tuần", "mất mấy tháng", "mấy hôm", "mấy tuần", "mấy tháng",
         "lấy trong ngày", "lấy liền", "lấy ngay", "có liền", "trong ngày",

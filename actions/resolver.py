@@ -1145,6 +1145,13 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
             # certificate: situation words the land certificate's aliases also hold name no land; another
             # procedure is switched to only when the citizen names it
             plan = _within_family(parsed, text, anchors, list(catalogue.values()), aspect, t)
-            return plan or Plan("fallback", aspect, hits=hits[:3], confidence=top.confidence,
-                                reason="another procedure, not named")
+            if plan is not None:
+                return plan
+            # "còn hộ chiếu thì sao, em chưa làm bao giờ": the one the question names, if the search is sure of it
+            named = [h for h in hits[1:] if h.confidence >= t.search_min
+                     and names_core(query, h.procedure, parsed.accented)]
+            if named:
+                return Plan("answer", aspect, [named[0].procedure], hits=[named[0]], confidence=named[0].confidence,
+                            reason="search, the procedure the question names")
+            return Plan("fallback", aspect, hits=hits[:3], confidence=top.confidence, reason="another procedure, not named")
     return Plan("answer", aspect, [top.procedure], hits=[top], confidence=top.confidence, reason="search")

@@ -58,7 +58,8 @@ def test_parse_option_is_strict(text, n, expected):
     [("còn lệ phí thì sao?", "fee", True), ("con le phi thi sao", "fee", True), ("dc nop online ko", "online", True),
      ("mất bao lâu", "duration", True), ("mất mấy ngày", "duration", True), ("hết bao nhiêu", "fee", True),
      ("mất bao nhiêu tiền", "fee", True), ("nộp ở đâu", "where", True), ("cần mang gì", "documents", True),
-     ("làm hộ chiếu mất bao lâu", "duration", False), ("cấp lại do bị mất", None, False)],
+     ("làm hộ chiếu mất bao lâu", "duration", False), ("cấp lại do bị mất", None, False),
+     ("mất bn lâu", "duration", True)],  # "bn" is "bao nhiêu": "mất bao nhiêu lâu", nothing lost
 )
 def test_phrase_senses(text, aspect, rest_empty):
     parsed = parse(text)
