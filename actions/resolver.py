@@ -1153,5 +1153,6 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
             if named:
                 return Plan("answer", aspect, [named[0].procedure], hits=[named[0]], confidence=named[0].confidence,
                             reason="search, the procedure the question names")
-            return Plan("fallback", aspect, hits=hits[:3], confidence=top.confidence, reason="another procedure, not named")
+            return Plan("fallback", aspect, hits=hits[:3], confidence=top.confidence, reason="another procedure, not named",
+                        forget=True)
     return Plan("answer", aspect, [top.procedure], hits=[top], confidence=top.confidence, reason="search")

@@ -694,3 +694,14 @@ def test_another_procedure_is_switched_to_only_when_named():
     # named ("sổ đỏ" is the land certificate): the switch happens
     plan = run("còn làm sổ đỏ lần đầu thì sao", state=state, search=StubSearch((LAND_FIRST, 0.9, 0.5)))
     assert codes(plan) == [LAND_FIRST]
+
+
+def test_an_unnamed_top_hit_gives_way_to_the_hit_the_question_names():
+    passport = "1.001456"
+    state = ConversationState(current="3.000333", aspect="where")  # lý lịch tư pháp
+    plan = run("con ho chieu thi sao, chua lam bao gio", state=state,
+               search=StubSearch(("1.004772", 0.8, 0.24), (passport, 0.71, 0.41)))
+    assert (plan.kind, codes(plan)) == ("answer", [passport]), plan
+    # nothing named at all: the fallback, and the unplaced question leaves no current procedure behind
+    plan = run("no bi uot nhoe het chu", state=state, search=StubSearch((LAND_EXCHANGE, 0.64, 0.5)))
+    assert plan.kind == "fallback" and plan.forget
