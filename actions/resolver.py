@@ -273,9 +273,12 @@ def names_core(query: str, proc: Procedure, accented: bool) -> bool:
     """Whether the question says a word of what the procedure is about: its official name's words
     besides qualifiers, generic nouns and boilerplate, or a colloquial term for it ("sổ đỏ"), compared
     with diacritics when the citizen typed them ("hộ chiếu" is no "hồ sơ")."""
-    boiler = {w for b in BOILERPLATE_BIGRAMS for w in b.split()}
-    skip = QUALIFIERS | GENERIC_NOUNS | WEAK | _FOLDED_MARKERS | boiler
-    core = {w for w in _syl(short_name(proc.name), not accented) if fold_accents(w) not in skip}
+    skip = QUALIFIERS | GENERIC_NOUNS | WEAK | _FOLDED_MARKERS
+    name = _syl(short_name(proc.name), not accented)
+    folded = [fold_accents(w) for w in name]
+    # the two words of a boilerplate pair ("giấy CHỨNG NHẬN") are no core; "CHỨNG thực" is
+    boiler = {i + d for i in range(len(name) - 1) if f"{folded[i]} {folded[i + 1]}" in BOILERPLATE_BIGRAMS for d in (0, 1)}
+    core = {w for i, w in enumerate(name) if i not in boiler and folded[i] not in skip}
     return bool(core & set(_syl(lexicon.expand(query), not accented)))
 
 
@@ -584,6 +587,8 @@ def _within_family(parsed: Parsed, text: str, anchors: list[Procedure], catalogu
     # words and kinship equal, the anchors' own field decides: "cấp lại" while on "Cấp đổi Giấy chứng
     # nhận" (land) is the land certificate's, not "Cấp lại chứng nhận đăng ký xe" (it shares "chứng nhận")
     close = ([p for p in close if p.field in fields] or close)[: t.max_options]
+    if done_already(text):  # done already: not the procedure being discussed itself
+        close = [p for p in close if p not in anchors] or close
     if len(close) == 1:
         return Plan("answer", aspect, close, confidence=next(c for _, c, p in scored if p is close[0]),
                     reason="refinement within family, same field")
@@ -641,7 +646,7 @@ def verbatim_phrase(query: str, proc: Procedure, as_typed: bool) -> tuple[str, .
     fold = not as_typed
     q = syllables(lexicon.expand(query) if fold else query, fold=fold)
     if len(q) < 2:
-        return 0
+        return ()
     joined = f" {' '.join(q)} "
     asked = variant_markers(query)
     best: tuple[str, ...] = ()
@@ -764,6 +769,15 @@ def adds_variant_missing(query: str, proc: Procedure) -> bool:
 def kin_of(anchors: list[Procedure], procs: list[Procedure]) -> list[Procedure]:
     """Those of ``procs`` that share a core name bigram with an anchor ("khai sinh", "tạm trú")."""
     return [p for p in procs if related(p, anchors)]
+
+
+# "e đăng ký RỒI, giờ sắp hết hạn", "đã làm rồi": the procedure being discussed is done, a sibling is asked
+_DONE_ALREADY = re.compile(r"(?<!\w)(?:da\s+)?(?:dang ky|lam|cap|xin)\s+(?:\w+\s+){0,2}?roi(?!\w)")
+
+
+def done_already(text: str) -> bool:
+    """Whether the citizen says the discussed procedure was already done."""
+    return bool(_DONE_ALREADY.search(fold_accents(normalize_query(text))))
 
 
 def owns_already(text: str) -> bool:
@@ -1036,8 +1050,11 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
         options = owned_kin[: t.max_options]
         return Plan("choose", aspect, [h.procedure for h in options], hits=options,
                     confidence=options[0].confidence, reason="something the citizen has: which procedure")
-    if len(anchors) == 1 and intent not in NOT_A_QUESTION and asks_a_detail(query, anchors[0], parsed.accented) and (
-            not hits or not may_name(intent, intent_confidence, hits[0].confidence, t)):
+    # "… chỉ cần xin BẢN SAO thôi" while on the marriage re-registration: another procedure's name, no detail
+    another_named = len(anchors) == 1 and bool(hits) and hits[0].procedure not in anchors \
+        and names_core(query, hits[0].procedure, parsed.accented) and not names_core(query, anchors[0], parsed.accented)
+    if len(anchors) == 1 and intent not in NOT_A_QUESTION and asks_a_detail(query, anchors[0], parsed.accented) \
+            and not another_named and (not hits or not may_name(intent, intent_confidence, hits[0].confidence, t)):
         # "bé có phải đi cùng để chụp ảnh lấy vân tay k": no procedure's name, but the words of this
         # one's documents, steps and conditions; its steps, said to be the nearest facts, not "I don't know"
         return Plan("answer", "steps" if aspect == "overview" else aspect, anchors, reason="a detail of the current procedure",

@@ -705,3 +705,17 @@ def test_an_unnamed_top_hit_gives_way_to_the_hit_the_question_names():
     # nothing named at all: the fallback, and the unplaced question leaves no current procedure behind
     plan = run("no bi uot nhoe het chu", state=state, search=StubSearch((LAND_EXCHANGE, 0.64, 0.5)))
     assert plan.kind == "fallback" and plan.forget
+
+
+def test_a_one_word_question_does_not_break_the_resolver():
+    from actions.resolver import verbatim_phrase
+    assert verbatim_phrase("sổ", CATALOGUE[LAND_FIRST], as_typed=True) == ()
+    assert run("sổ", search=StubSearch((LAND_FIRST, 0.5, 0.4))).kind in {"fallback", "answer", "choose"}
+
+
+def test_a_procedure_is_named_by_its_own_words_not_by_boilerplate():
+    from actions.resolver import names_core
+    will = CATALOGUE["2.001019"]  # Chứng thực di chúc
+    assert names_core("cán bộ có đến nhà chứng thực được không", will, True)
+    assert not names_core("con em có giấy rồi, nhưng bị ướt nhòe hết chữ, muốn xin cấp lại", CATALOGUE[LAND_EXCHANGE], True)
+    assert names_core("sổ đỏ bị rách", CATALOGUE[LAND_EXCHANGE], True)  # a colloquial term for it
