@@ -587,8 +587,6 @@ def _within_family(parsed: Parsed, text: str, anchors: list[Procedure], catalogu
     # words and kinship equal, the anchors' own field decides: "cấp lại" while on "Cấp đổi Giấy chứng
     # nhận" (land) is the land certificate's, not "Cấp lại chứng nhận đăng ký xe" (it shares "chứng nhận")
     close = ([p for p in close if p.field in fields] or close)[: t.max_options]
-    if done_already(text):  # done already: not the procedure being discussed itself
-        close = [p for p in close if p not in anchors] or close
     if len(close) == 1:
         return Plan("answer", aspect, close, confidence=next(c for _, c, p in scored if p is close[0]),
                     reason="refinement within family, same field")
@@ -769,15 +767,6 @@ def adds_variant_missing(query: str, proc: Procedure) -> bool:
 def kin_of(anchors: list[Procedure], procs: list[Procedure]) -> list[Procedure]:
     """Those of ``procs`` that share a core name bigram with an anchor ("khai sinh", "tạm trú")."""
     return [p for p in procs if related(p, anchors)]
-
-
-# "e đăng ký RỒI, giờ sắp hết hạn", "đã làm rồi": the procedure being discussed is done, a sibling is asked
-_DONE_ALREADY = re.compile(r"(?<!\w)(?:da\s+)?(?:dang ky|lam|cap|xin)\s+(?:\w+\s+){0,2}?roi(?!\w)")
-
-
-def done_already(text: str) -> bool:
-    """Whether the citizen says the discussed procedure was already done."""
-    return bool(_DONE_ALREADY.search(fold_accents(normalize_query(text))))
 
 
 def owns_already(text: str) -> bool:
