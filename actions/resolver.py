@@ -273,12 +273,11 @@ def names_core(query: str, proc: Procedure, accented: bool) -> bool:
     """Whether the question says a word of what the procedure is about: its official name's words
     besides qualifiers, generic nouns and boilerplate, or a colloquial term for it ("sổ đỏ"), compared
     with diacritics when the citizen typed them ("hộ chiếu" is no "hồ sơ")."""
-    skip = QUALIFIERS | GENERIC_NOUNS | WEAK | _FOLDED_MARKERS
     name = _syl(short_name(proc.name), not accented)
     folded = [fold_accents(w) for w in name]
     # the two words of a boilerplate pair ("giấy CHỨNG NHẬN") are no core; "CHỨNG thực" is
     boiler = {i + d for i in range(len(name) - 1) if f"{folded[i]} {folded[i + 1]}" in BOILERPLATE_BIGRAMS for d in (0, 1)}
-    core = {w for i, w in enumerate(name) if i not in boiler and folded[i] not in skip}
+    core = {w for i, w in enumerate(name) if i not in boiler and folded[i] not in _NOT_CORE}
     return bool(core & set(_syl(lexicon.expand(query), not accented)))
 
 
@@ -297,6 +296,8 @@ def family(anchor: list[Procedure], catalogue: list[Procedure]) -> list[Procedur
 # Function words: in a refinement they carry no evidence for one procedure over another.
 WEAK = frozenset("do bi cho cua la va voi o tai khi neu vi nguoi toi minh ban da se duoc nay trong cac nhung co "
                  "khong chua muon phai truong hop cu".split())
+# words of a name that say nothing of what the procedure is about (see names_core)
+_NOT_CORE = QUALIFIERS | GENERIC_NOUNS | WEAK | _FOLDED_MARKERS
 
 
 def _coverage(words: set[str], proc: Procedure, accented: bool = False) -> float:
@@ -951,20 +952,11 @@ DETAIL_MIN_WORDS = 4
 DETAIL_MIN_SHARE = 0.7
 
 
-_TEXT_WORDS: dict[int, tuple[Procedure, frozenset[str]]] = {}
-
-
-def _text_words(proc: Procedure) -> frozenset[str]:
-    """The syllables of everything the procedure's record says, folded and as written (kept per record)."""
-    cached = _TEXT_WORDS.get(id(proc))
-    if cached is None or cached[0] is not proc:
-        parts = [proc.name, *proc.aliases, *(d.name for d in proc.documents), *proc.steps, *proc.conditions,
-                 proc.result or "", proc.where_to_submit or "", proc.agency]
-        if len(_TEXT_WORDS) > 5000:
-            _TEXT_WORDS.clear()
-        text = normalize_query(" ".join(parts))
-        cached = _TEXT_WORDS[id(proc)] = (proc, frozenset(syllables(text)) | frozenset(syllables(text, fold=False)))
-    return cached[1]
+def _text_words(proc: Procedure) -> set[str]:
+    """The syllables of everything the procedure's record says, folded and as written."""
+    text = " ".join([proc.name, *proc.aliases, *(d.name for d in proc.documents), *proc.steps, *proc.conditions,
+                     proc.result or "", proc.where_to_submit or "", proc.agency])
+    return set(_syl(text)) | set(_syl(text, False))  # _syl keeps each record's syllables once
 
 
 def asks_a_detail(query: str, proc: Procedure, accented: bool) -> bool:
