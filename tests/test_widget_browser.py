@@ -122,6 +122,21 @@ def test_hand_off_shows_the_hotline(visit):
     assert page.locator(BOT).last.locator('a[href^="tel:"]').count() >= 1
 
 
+def test_a_detail_question_and_the_hotline_question_as_the_citizen_sees_them(visit):
+    page, _ = visit
+    ask(page, "làm căn cước cho con 8 tuổi")
+    text = ask(page, "bé có phải đi cùng để chụp ảnh lấy vân tay k")
+    assert "chưa có thông tin riêng" in text and "vân tay" in text, text
+    _, href = last_source(page)
+    assert code_in(href) == "1.014062"  # the nearest facts still cite their procedure
+    text = ask(page, "số tổng đài là bao nhiêu")
+    notice = page.locator(BOT).last.locator('[data-testid="tthc-hotline"]')
+    assert "1022" in text and notice.count() == 1, text
+    page.screenshot(path=str(ARTIFACTS / "detail-and-hotline-1280.png"), full_page=False)
+    _, href = (ask(page, "còn lệ phí thì sao"), last_source(page)[1])
+    assert code_in(href) == "1.014062"  # the hotline question left the conversation where it was
+
+
 def test_typing_indicator_shows_while_waiting(visit):
     page, _ = visit
     page.fill('[data-testid="tthc-input"]', "làm hộ chiếu mất bao lâu")
