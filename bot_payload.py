@@ -26,6 +26,7 @@ KINDS = (
     "fallback",  # honest "I don't know" with the hotline
     "rephrase",  # noise or another language
     "handoff",  # the citizen asked for a person (``handoff``: a desk took it)
+    "hotline",  # the citizen asked for the hotline's number: ``hotline``, ``hotline_hours``; nobody is called
     "prompt",  # a short question back to the citizen (no facts)
 )
 ASPECTS = ("overview", "documents", "fee", "duration", "where", "steps", "online", "legal_basis")
@@ -228,6 +229,7 @@ class Payload:
     hotline_hours: str | None = None
     handoff: bool | None = None  # kind "handoff": True when a live desk took the conversation
     rephrase: bool | None = None
+    detail: bool | None = None  # kind "answer": no fact of its own for the detail asked; ``facts`` are the nearest
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "custom") -> Payload:
@@ -238,7 +240,7 @@ class Payload:
         _check(d.get("aspect") is None or d["aspect"] in ASPECTS, f"{where}.aspect", f"null or one of {ASPECTS}")
         _check(d.get("kind") is None or d["kind"] in KINDS, f"{where}.kind", f"null or one of {KINDS}")
         _opt(d.get("confidence"), (int, float), f"{where}.confidence")
-        for key in ("handoff", "rephrase"):
+        for key in ("handoff", "rephrase", "detail"):
             _check(d.get(key) is None or isinstance(d[key], bool), f"{where}.{key}", "null or a boolean")
         _check(isinstance(d.get("candidates") or [], list), f"{where}.candidates", "a list")
         return cls(
@@ -248,7 +250,7 @@ class Payload:
             source_url=d.get("source_url"), kind=d.get("kind"),
             facts=Facts.from_dict(d["facts"], f"{where}.facts") if d.get("facts") is not None else None,
             hotline=d.get("hotline"), hotline_hours=d.get("hotline_hours"), handoff=d.get("handoff"),
-            rephrase=d.get("rephrase"),
+            rephrase=d.get("rephrase"), detail=d.get("detail"),
         )
 
     def to_dict(self) -> dict[str, Any]:

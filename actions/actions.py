@@ -140,7 +140,8 @@ def reply_with_answer(dispatcher: CollectingDispatcher, state: ConversationState
     if detail:
         text = (f"Tôi chưa có thông tin riêng cho câu hỏi này của thủ tục «{proc.name}»; các bước dưới đây có thể "
                 f"có điều Anh/Chị cần, nếu chưa rõ Anh/Chị gọi {hotline_text()}.\n{text}")
-    dispatcher.utter_message(text=text, json_message=payload(proc, aspect, confidence, kind="answer"))
+    dispatcher.utter_message(text=text, json_message=payload(proc, aspect, confidence, kind="answer",
+                                                             detail=True if detail else None))
     return state.answered(proc.code, proc.name, aspect)
 
 
@@ -198,8 +199,7 @@ class ActionAnswer(Action):
         if asks_for_hotline(text) and state.choice is None:  # "số tổng đài là bao nhiêu": just the number
             dispatcher.utter_message(
                 text=f"Anh/Chị có thể gọi {hotline_text()}. Tôi vẫn có thể trả lời các câu hỏi về thủ tục.",
-                json_message=payload(kind="handoff", handoff=False, hotline=SETTINGS.hotline,
-                                     hotline_hours=SETTINGS.hotline_hours),
+                json_message=payload(kind="hotline", hotline=SETTINGS.hotline, hotline_hours=SETTINGS.hotline_hours),
             )
             return state.cleared_question()
         try:

@@ -417,7 +417,8 @@ def create_app() -> Sanic:
             written = await asyncio.to_thread(publish.import_into_draft, user.username, report.procedures,
                                               f"{report.source} (sha256 {(report.source_sha256 or '')[:12]})")
         return render("upload.html", status=200 if report.ok else 400, user=user, report=report, error=None, notes=notes,
-                      written=written, report_text=report.format(max_examples=30))
+                      written=written, report_text=report.format(
+                          max_examples=30, written_to=f"bản nháp #{written[0]}" if written else None))
 
     # ------------------------------------------------------------------ verify
     @app.get(f"{PREFIX}/verify")

@@ -210,10 +210,16 @@ class ImportReport:
             out["elapsed_s"] = round(self.elapsed_s, 3)
         return out
 
-    def format(self, max_examples: int = 20) -> str:
-        """Readable validation report (Vietnamese with English labels) for admins and CI logs."""
+    def format(self, max_examples: int = 20, written_to: str | None = None) -> str:
+        """Readable validation report (Vietnamese with English labels) for admins and CI logs.
+
+        ``written_to`` names where a caller wrote the checked records itself (the admin app's
+        draft): the check was then no dry run, and the verdict must not say it was.
+        """
         if not self.ok:
             verdict = "BỊ TỪ CHỐI – không ghi gì / REJECTED – nothing written"
+        elif written_to:
+            verdict = f"HỢP LỆ – đã ghi vào {written_to} / VALID – written to the draft"
         elif self.committed:
             verdict = "HỢP LỆ – đã ghi danh mục / VALID – catalogue written"
         else:

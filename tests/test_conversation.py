@@ -131,7 +131,7 @@ def test_a_detail_question_gets_the_nearest_facts_and_keeps_the_conversation(ser
     servers.say("detail-1", "làm căn cước cho con 8 tuổi")
     msgs = servers.say("detail-1", "bé có phải đi cùng để chụp ảnh lấy vân tay k")
     c = last_custom(msgs)
-    assert c["procedure_code"] == "1.014062" and c["aspect"] == "steps", msgs
+    assert c["procedure_code"] == "1.014062" and c["aspect"] == "steps" and c["detail"] is True, msgs
     assert "chưa có thông tin riêng" in msgs[-1]["text"] and "vân tay" in msgs[-1]["text"]
     assert last_custom(servers.say("detail-1", "lệ phí làm cho bé bao nhiêu"))["procedure_code"] == "1.014062"
 
@@ -142,6 +142,7 @@ def test_asking_for_the_hotline_gets_the_number_and_keeps_the_conversation(serve
     msgs = servers.say("hotline-1", text)
     c = last_custom(msgs)
     assert c["procedure_code"] is None and c.get("aspect") != "fee" and "1022" in msgs[-1]["text"], msgs
+    assert c["kind"] == "hotline" and c["hotline"] == "1022" and not c["handoff"]  # the phone must not transfer
     assert last_custom(servers.say("hotline-1", "còn lệ phí thì sao"))["procedure_code"] == "1.001456"
 
 

@@ -116,6 +116,9 @@ def test_dry_run_does_not_commit() -> None:
     report = import_file(FIXTURE, commit=None)
     assert report.ok and not report.committed
     assert "chạy thử" in report.format()
+    # the admin app writes the checked records to a draft itself: its report says so, not "dry run"
+    written = report.format(written_to="bản nháp #3")
+    assert "đã ghi vào bản nháp #3" in written and "chạy thử" not in written
 
 
 def test_gzip_and_plain_give_the_same_procedures(tmp_path: Path) -> None:

@@ -32,6 +32,8 @@ ORDINALS = ("Thứ nhất", "Thứ hai", "Thứ ba", "Thứ tư", "Thứ năm", 
 
 ASK_MORE = "Anh chị có muốn nghe tiếp không?"
 SMS_OFFER = "Hoặc anh chị nói có, tôi sẽ nhắn tin chi tiết và đường dẫn."
+DETAIL_LEAD = "Tôi chưa có thông tin riêng cho câu hỏi này, các thông tin sau có thể có điều anh chị cần."
+STILL_HERE = "Tôi vẫn có thể trả lời các câu hỏi về thủ tục."
 REPHRASE = "Xin lỗi, tôi chưa hiểu. Anh chị vui lòng hỏi lại, ví dụ: làm căn cước cần giấy tờ gì."
 
 # A legal reference inside a note: "(Thông tư 25/2021/TT-BTC)", "theo Nghị định 151/2025/NĐ-CP", "25/2021/TT-BTC".
@@ -314,7 +316,10 @@ def compose(text: str, buttons: Sequence[dict[str, str]], custom: Payload, *, ho
     """One bot message, spoken: from its facts and kind; its text only for plain conversation."""
     kind = custom.kind
     if kind == "answer" and custom.facts is not None:
-        return answer(custom.facts, custom.aspect)
+        out = answer(custom.facts, custom.aspect)
+        if custom.detail:  # the nearest facts, not an answer to the detail: the caller must hear that first
+            out.sentences.insert(0, DETAIL_LEAD)
+        return out
     if kind == "answer_all" and custom.facts is not None:
         return answer(custom.facts, custom.aspect, shared_by=max(2, len(custom.candidates)))
     if kind == "choice":
@@ -333,17 +338,24 @@ def compose(text: str, buttons: Sequence[dict[str, str]], custom: Payload, *, ho
             return Spoken(sentences=[f"Anh chị vui lòng chọn một số từ một đến {number_words(n)}."])
         return Spoken(sentences=plain(text) or ["Anh chị vui lòng nói số thứ tự của thủ tục."])
     if kind == "fallback":
-        number = custom.hotline or hotline
         sentences = ["Xin lỗi, tôi chưa có thông tin chính xác cho câu hỏi này nên không dám trả lời đoán."]
-        if number:
-            hours = f", {clean(custom.hotline_hours)}" if custom.hotline_hours else ""
-            sentences.append(sentence(f"Anh chị có thể gọi đường dây nóng {phone_words(number)}{hours}"))
-        return Spoken(sentences=sentences)
+        return Spoken(sentences=sentences + _hotline(custom, hotline))
+    if kind == "hotline":  # the number was asked for: say it; a transfer is only for "gặp tổng đài viên"
+        return Spoken(sentences=(_hotline(custom, hotline) or plain(text)) + [STILL_HERE])
     if kind == "rephrase":
         return Spoken(sentences=[REPHRASE])
     if kind == "handoff":
         return Spoken(handoff=True)
     return Spoken(sentences=plain(text))
+
+
+def _hotline(custom: Payload, default: str) -> list[str]:
+    """The hotline sentence, its number read digit by digit, with its opening hours when known."""
+    number = custom.hotline or default
+    if not number:
+        return []
+    hours = f", {clean(custom.hotline_hours)}" if custom.hotline_hours else ""
+    return [sentence(f"Anh chị có thể gọi đường dây nóng {phone_words(number)}{hours}")]
 
 
 def sms_text(facts: Facts, aspect: str | None, limit: int = 600) -> str:

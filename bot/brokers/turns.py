@@ -28,7 +28,7 @@ from vntext.pii import mask_pii
 
 ANSWER_KINDS = ("answer", "answer_all")
 # The reply a turn is classified by, when it sends several messages (most telling first).
-KIND_PRIORITY = ("answer", "answer_all", "choice", "handoff", "fallback", "rephrase", "invalid_choice", "prompt")
+KIND_PRIORITY = ("answer", "answer_all", "choice", "handoff", "hotline", "fallback", "rephrase", "invalid_choice", "prompt")
 _CHANNEL = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _KEY_STRIP = re.compile(r"[^\w\[\]* ]+")
 _SPACES = re.compile(r"\s+")

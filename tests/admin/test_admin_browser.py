@@ -230,6 +230,8 @@ def test_upload_with_script_is_stored_safely_and_shown_as_text(stack, browser, t
     page.click('[data-testid="upload"]')
     assert "hợp lệ" in page.inner_text('[data-testid="upload-result"]')
     assert "bản nháp" in page.inner_text('[data-testid="upload-written"]')
+    report = page.inner_text('[data-testid="upload-report"]')
+    assert "đã ghi vào bản nháp #" in report and "chạy thử" not in report, report  # no "dry run" under "written"
     page.screenshot(path=str(ARTIFACTS / "12-upload-report.png"), full_page=True)
     page.goto(admin.url + f"/admin/procedures/{record['ma_thu_tuc']}")
     assert '<script>alert("xss")</script>' in page.inner_text("h1")  # shown as text

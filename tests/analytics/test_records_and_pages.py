@@ -62,7 +62,7 @@ def kinds_of(messages: list[dict]) -> list[str]:
 
 def main_reply(messages: list[dict]) -> dict:
     """The reply that classifies the turn (an answer over a prompt), as the recorder picks it."""
-    order = ("answer", "answer_all", "choice", "handoff", "fallback", "rephrase", "invalid_choice", "prompt")
+    order = ("answer", "answer_all", "choice", "handoff", "hotline", "fallback", "rephrase", "invalid_choice", "prompt")
     customs = [m.get("custom") or {} for m in messages]
     for kind in order:
         for c in customs:

@@ -19,7 +19,7 @@ from tests.voice.support.fakes import (
     bot_message,
 )
 from voice.dialogue import parse_replies, sms_body, spoken
-from voice.speech import answer, document_item, fee_words, form_words, offer
+from voice.speech import DETAIL_LEAD, answer, document_item, fee_words, form_words, offer
 
 SPOKEN_FORBIDDEN = re.compile(r"\d|https?://|www\.|[/«»()*#_|]|\b[A-ZĐ]{2,}\b")
 
@@ -133,6 +133,22 @@ def test_fallback_reads_the_hotline_digit_by_digit_and_its_hours() -> None:
     said = spoken(parse_replies(FALLBACK_REPLY))
     assert said.sentences[1] == ("Anh chị có thể gọi đường dây nóng một không hai hai, bảy giờ ba mươi đến mười bảy giờ, "
                                  "thứ Hai đến thứ Sáu.")
+
+
+def test_the_hotline_asked_for_is_said_and_never_transfers() -> None:
+    said = spoken(parse_replies([bot_message("Anh/Chị có thể gọi đường dây nóng 1022 (7h30–17h).", kind="hotline",
+                                             hotline="1022", hotline_hours="7h30–17h00, thứ Hai đến thứ Sáu")]))
+    assert not said.handoff
+    assert said.sentences[0] == ("Anh chị có thể gọi đường dây nóng một không hai hai, bảy giờ ba mươi đến mười bảy giờ, "
+                                 "thứ Hai đến thứ Sáu.")
+
+
+def test_a_detail_answer_says_first_that_it_is_no_specific_answer() -> None:
+    steps = facts(steps=["Nộp hồ sơ tại bộ phận một cửa", "Nhận kết quả"])
+    plain_steps = spoken(parse_replies([bot_message("x", kind="answer", aspect="steps", facts=steps.__dict__)]))
+    detail = spoken(parse_replies([bot_message("x", kind="answer", aspect="steps", facts=steps.__dict__, detail=True)]))
+    assert plain_steps.sentences[0] != DETAIL_LEAD
+    assert detail.sentences == [DETAIL_LEAD, *plain_steps.sentences] and detail.items == plain_steps.items
 
 
 def test_handoff_and_plain_messages() -> None:

@@ -23,6 +23,7 @@ import pytest_asyncio
 
 from tests.voice.support.simulator import TwilioCallSimulator
 from voice import call as C
+from voice import speech
 from voice.asr import AsrEvent
 
 from .conftest import OPERATOR, REPO, Gateway
@@ -193,6 +194,30 @@ async def test_out_of_scope_question_gets_the_hotline_in_words(real_gateway: tup
     try:
         heard = await caller.ask("giá vàng hôm nay bao nhiêu")
         assert "không dám trả lời đoán" in heard and "một không hai hai" in heard and not problems(heard)
+    finally:
+        await finish(gw, caller.sim)
+
+
+async def test_asking_for_the_hotline_number_says_it_and_transfers_nobody(real_gateway: tuple[Gateway, list[str]]) -> None:
+    gw, tts_log = real_gateway
+    caller = await call(gw, tts_log)
+    try:
+        heard = await caller.ask("số tổng đài là bao nhiêu")
+        assert "một không hai hai" in heard and C.TRANSFERRING not in heard and not problems(heard), heard
+        assert not gw.twilio.call_updates and not caller.session.transferring
+    finally:
+        await finish(gw, caller.sim)
+
+
+async def test_a_detail_question_is_said_to_be_no_specific_answer(real_gateway: tuple[Gateway, list[str]]) -> None:
+    gw, tts_log = real_gateway
+    caller = await call(gw, tts_log)
+    try:
+        await caller.ask("làm căn cước cho con tám tuổi")
+        heard = await caller.ask("bé có phải đi cùng để chụp ảnh lấy vân tay không")
+        # the caller hears that this is no specific answer before the nearest facts (the steps)
+        assert speech.DETAIL_LEAD in heard and "bước" in heard.split(speech.DETAIL_LEAD, 1)[1], heard
+        assert not problems(heard), heard
     finally:
         await finish(gw, caller.sim)
 
