@@ -114,6 +114,20 @@ def first_clause(note: str | None, max_words: int = 16) -> str:
     return clause if 0 < len(clause.split()) <= max_words else ""
 
 
+def step_words(step: str, max_words: int = 32) -> str:
+    """One step as said: its first sentence, or of a longer one the part up to its last comma
+    within ``max_words``.  Why not :func:`short_name`: a step often opens with its condition
+    ("Với trẻ dưới 6 tuổi: cha hoặc mẹ đăng nhập VNeID, …"), and cutting at the colon leaves the
+    caller the condition without what to do.  The whole step goes by SMS."""
+    first = clean(re.split(r"[;.]\s", step, maxsplit=1)[0])
+    words = first.split()
+    if 0 < len(words) <= max_words:
+        return first
+    head = " ".join(words[:max_words])
+    cut = max(head.rfind(", "), head.rfind("; "))
+    return head[:cut] if len(head[:cut].split()) >= 8 else short_name(step)
+
+
 # ------------------------------------------------------------------ facts
 
 
@@ -280,7 +294,7 @@ def answer(facts: Facts, aspect: str | None, shared_by: int = 0) -> Spoken:
     elif aspect == "steps":
         if facts.steps:
             say(sentence(f"{name} có {number_words(len(facts.steps))} bước"))
-            out.items = [sentence(f"Bước {number_words(i + 1)}, {_lower_first(first_clause(s, 24) or short_name(s))}")
+            out.items = [sentence(f"Bước {number_words(i + 1)}, {_lower_first(step_words(s))}")
                          for i, s in enumerate(facts.steps)]
         else:
             say(sentence(f"Danh mục chưa ghi trình tự của {about}"))

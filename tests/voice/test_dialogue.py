@@ -151,6 +151,19 @@ def test_a_detail_answer_says_first_that_it_is_no_specific_answer() -> None:
     assert detail.sentences == [DETAIL_LEAD, *plain_steps.sentences] and detail.items == plain_steps.items
 
 
+def test_a_step_that_opens_with_its_condition_is_said_with_what_to_do() -> None:
+    steps = facts(steps=[
+        "Với người dưới 6 tuổi: cha hoặc mẹ đăng nhập ứng dụng, chọn thủ tục, xem lại thông tin của con rồi gửi "
+        "đề nghị cho cơ quan công an nơi cư trú để được giải quyết theo quy định",
+        "Nhận kết quả. Trường hợp chưa đủ hồ sơ thì bổ sung",
+    ])
+    said = answer(steps, "steps")
+    assert said.items == ["Bước một, với người dưới sáu tuổi: cha hoặc mẹ đăng nhập ứng dụng, chọn thủ tục.",
+                          "Bước hai, nhận kết quả."]
+    short = answer(facts(steps=["Với người dưới 6 tuổi: cha hoặc mẹ đăng nhập ứng dụng, chọn thủ tục rồi gửi đề nghị"]), "steps")
+    assert short.items == ["Bước một, với người dưới sáu tuổi: cha hoặc mẹ đăng nhập ứng dụng, chọn thủ tục rồi gửi đề nghị."]
+
+
 def test_handoff_and_plain_messages() -> None:
     assert spoken(parse_replies(HANDOFF_REPLY)).handoff
     plain = spoken(parse_replies([bot_message("Chào Anh/Chị! Xem https://x.vn nhé.")]))
