@@ -661,6 +661,30 @@ def verbatim_phrase(query: str, proc: Procedure, as_typed: bool) -> tuple[str, .
     return best
 
 
+def named_after_thu_tuc(text: str, hits: list[Hit], as_typed: bool) -> Hit | None:
+    """The hit whose name or alias (two syllables or more) follows "thủ tục" word for word, when
+    only one does: "… cho con gái đứng tên riêng thì THỦ TỤC TÁCH THỬA thế nào" names the procedure,
+    however many of the story's words dilute the search's coverage before it.  Compared with
+    diacritics when the citizen typed them; it must hold every variant marker of the question."""
+    fold = not as_typed
+    q = syllables(lexicon.expand(text) if fold else text, fold=fold)
+    asked = variant_markers(text)
+    found: dict[str, int] = {}
+    for i in range(len(q) - 3):
+        if (fold_accents(q[i]), fold_accents(q[i + 1])) != ("thu", "tuc"):
+            continue
+        after = f" {' '.join(q[i + 2:])} "
+        for h in hits:
+            for phrase in (short_name(h.procedure.name), *h.procedure.aliases):
+                words = _syl(phrase, fold)
+                if len(words) >= 2 and after.startswith(f" {' '.join(words)} ") \
+                        and asked <= variant_markers(phrase if as_typed else fold_accents(phrase)):
+                    found[h.code] = max(found.get(h.code, 0), len(words))
+    longest = max(found.values(), default=0)
+    named = [h for h in hits if longest and found.get(h.code) == longest]
+    return named[0] if len(named) == 1 else None
+
+
 # A run of the question's syllables that only one procedure's names and aliases hold, word for
 # word: "muốn lãnh TRỢ CẤP THẤT NGHIỆP thì cần giấy tờ gì" names one procedure however long the story
 # around it, while shared words ("công ty", "mua bảo hiểm") name none.  At least ALIAS_RUN_MIN
@@ -1007,6 +1031,8 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
                 if not anchors or kin_of(anchors, [h.procedure])}
         longest = max(runs.values(), default=0)
         said = [h for h in hits if longest and runs.get(h.code) == longest]
+    if not said and (named := named_after_thu_tuc(normalize_query(text), hits, parsed.accented)):
+        said = [named]
     for h in said:
         h.confidence = max(h.confidence, t.search_min)
     if said and hits[0].confidence < t.search_min:

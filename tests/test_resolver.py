@@ -719,3 +719,18 @@ def test_a_procedure_is_named_by_its_own_words_not_by_boilerplate():
     assert names_core("cán bộ có đến nhà chứng thực được không", will, True)
     assert not names_core("con em có giấy rồi, nhưng bị ướt nhòe hết chữ, muốn xin cấp lại", CATALOGUE[LAND_EXCHANGE], True)
     assert names_core("sổ đỏ bị rách", CATALOGUE[LAND_EXCHANGE], True)  # a colloquial term for it
+
+
+def test_the_words_after_thu_tuc_name_the_procedure_however_long_the_story():
+    from actions.resolver import named_after_thu_tuc
+    permit, split, transfer = "1.013225", "1.012784", "1.013831"
+    state = ConversationState(current=permit, aspect="duration")
+    search = StubSearch((split, 0.64, 0.46), (transfer, 0.55, 0.37))
+    for text in ("À còn muốn tách một phần đất cho con gái đứng tên riêng thì thủ tục tách thửa thế nào",
+                 "a con muon tach mot phan dat cho con gai dung ten rieng thi thu tuc tach thua the nao"):
+        plan = run(text, state=state, search=search)
+        assert (plan.kind, codes(plan)) == ("answer", [split]), (text, plan)
+    hits = search.search("")
+    assert named_after_thu_tuc("thủ tục tách thửa thế nào", hits, as_typed=True).code == split
+    assert named_after_thu_tuc("thủ tục đất đai thế nào", hits, as_typed=True) is None  # names no procedure
+    assert named_after_thu_tuc("tách thửa thì làm thủ tục gì", hits, as_typed=True) is None  # not after "thủ tục"
