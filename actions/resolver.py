@@ -273,12 +273,27 @@ def names_core(query: str, proc: Procedure, accented: bool) -> bool:
     """Whether the question says a word of what the procedure is about: its official name's words
     besides qualifiers, generic nouns and boilerplate, or a colloquial term for it ("sổ đỏ"), compared
     with diacritics when the citizen typed them ("hộ chiếu" is no "hồ sơ")."""
+    return bool(core_words(proc, accented) & set(_syl(lexicon.expand(query), not accented)))
+
+
+def core_words(proc: Procedure, accented: bool) -> set[str]:
+    """The official name's syllables that say what the procedure is about (see ``names_core``)."""
     name = _syl(short_name(proc.name), not accented)
     folded = [fold_accents(w) for w in name]
     # the two words of a boilerplate pair ("giấy CHỨNG NHẬN") are no core; "CHỨNG thực" is
     boiler = {i + d for i in range(len(name) - 1) if f"{folded[i]} {folded[i + 1]}" in BOILERPLATE_BIGRAMS for d in (0, 1)}
-    core = {w for i, w in enumerate(name) if i not in boiler and folded[i] not in _NOT_CORE}
-    return bool(core & set(_syl(lexicon.expand(query), not accented)))
+    return {w for i, w in enumerate(name) if i not in boiler and folded[i] not in _NOT_CORE}
+
+
+def same_object(query: str, named: Procedure, other: Procedure, accented: bool) -> bool:
+    """Whether ``other`` is about what the question names of ``named``: its own core is said, or its
+    name or an alias holds the said core words of ``named`` ("mất giấy kết hôn" → the copy extract's
+    alias says "kết hôn"; the driving licence's "làm lại … bị mất" says nothing of "căn cước")."""
+    if names_core(query, other, accented):
+        return True
+    said = core_words(named, accented) & set(_syl(lexicon.expand(query), not accented))
+    fold = not accented
+    return any(said & set(_syl(phrase, fold)) for phrase in (other.name, *other.aliases))
 
 
 def related(proc: Procedure, anchors: list[Procedure]) -> bool:
@@ -1121,6 +1136,10 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
             return Plan("answer", aspect, [said[0].procedure], hits=hits, confidence=said[0].confidence,
                         reason="names an alias verbatim")
     close = _close_candidates(hits, text, query, t)
+    if close and names_core(query, top.procedure, parsed.accented):
+        # "mất căn cước thì làm lại cần giấy tờ gì": the card is named; the driving licence, whose alias
+        # "làm lại … bị mất" holds only the same situation words, is no option
+        close = [h for h in close if same_object(query, top.procedure, h.procedure, parsed.accented)]
     if close:
         options = [top, *close]
         anchor_codes = {p.code for p in anchors if not adds_variant(query, p)}

@@ -734,3 +734,16 @@ def test_the_words_after_thu_tuc_name_the_procedure_however_long_the_story():
     assert named_after_thu_tuc("thủ tục tách thửa thế nào", hits, as_typed=True).code == split
     assert named_after_thu_tuc("thủ tục đất đai thế nào", hits, as_typed=True) is None  # names no procedure
     assert named_after_thu_tuc("tách thửa thì làm thủ tục gì", hits, as_typed=True) is None  # not after "thủ tục"
+
+
+def test_a_close_candidate_about_another_object_is_no_option():
+    """The card is named; the driving licence's "làm lại … bị mất" holds only the situation words, so it is
+    not offered. The copy extract, whose alias names the marriage the question names, stays an option."""
+    licence_again, remarriage, extract = "3.000348", "1.004746", "2.000635"
+    search = StubSearch((CARD_AGAIN, 1.0, 0.427), (licence_again, 0.75, 0.411), (LAND_LOST, 0.75, 0.293))
+    for text in ("mất căn cước thì làm lại cần giấy tờ gì", "mat can cuoc thi lam lai can giay to gi"):
+        plan = run(text, search=search, intent="ask_documents", confidence=1.0)
+        assert (plan.kind, codes(plan)) == ("answer", [CARD_AGAIN]), (text, plan)
+    search = StubSearch((remarriage, 1.0, 0.421), (extract, 1.0, 0.405), (MARRIAGE, 0.833, 0.344))
+    plan = run("mat giay dang ky ket hon thi lam sao", search=search, confidence=0.993)
+    assert plan.kind == "choose" and {remarriage, extract} <= set(codes(plan)), plan
