@@ -29,7 +29,7 @@ from actions.aspects import Parsed, parse
 from actions.formatting import INTENT_ASPECT
 from actions.state import ConversationState
 from knowledge_base import lexicon
-from knowledge_base.features import query_text, short_name
+from knowledge_base.features import alias_head, query_text, short_name
 from knowledge_base.retrieval import Hit
 from knowledge_base.schema import Procedure
 from vntext import fold_accents, is_gibberish, nfc, normalize_query, syllables
@@ -628,13 +628,15 @@ def name_confidence(query: str, proc: Procedure, as_typed: bool) -> float:
     """
     fold = not as_typed
     names = set(_syl(proc.name, fold)).union(*(_syl(a, fold) for a in proc.aliases))
+    # an alias's purpose clause counts only beside a word of what the procedure is, as in the search
+    heads = set(_syl(proc.name, fold)).union(*(_syl(alias_head(a), fold) for a in proc.aliases))
     best = 0.0
     for text in (query, lexicon.expand(query)):  # the lexicon's wording is an alternative, as in the search
         ident = set(query_text(text).split())
         if as_typed:
             ident = {w for w in syllables(text, fold=False) if fold_accents(w) in ident}
         if ident:
-            best = max(best, len(ident & names) / len(ident))
+            best = max(best, len(ident & (names if ident & heads else heads)) / len(ident))
     return best
 
 

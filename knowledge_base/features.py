@@ -217,6 +217,16 @@ def short_name(name: str) -> str:
     return " ".join(_PAREN_RE.sub(" ", name).split())
 
 
+# "… ĐỂ vay ngân hàng": an alias's purpose clause; "để lại" (to bequeath) is a verb, not a purpose
+_PURPOSE_RE = re.compile(r"\s+để\s+(?!lại\b)", re.IGNORECASE)
+
+
+def alias_head(alias: str) -> str:
+    """An alias without its purpose clause: "xác nhận tình trạng hôn nhân để vay ngân hàng" names the
+    certificate by its head; "vay ngân hàng" says what it is for, and alone names no procedure."""
+    return _PURPOSE_RE.split(nfc(alias), maxsplit=1)[0]
+
+
 def doc_fields(proc: Procedure) -> dict[str, str]:
     """The text of a procedure that identifies it, by field (for BM25 and matched-field reports)."""
     return {

@@ -16,7 +16,7 @@ import numpy as np
 
 from knowledge_base import index as kb_index
 from knowledge_base import lexicon
-from knowledge_base.features import lexical_terms, query_text, short_name
+from knowledge_base.features import alias_head, lexical_terms, query_text, short_name
 from knowledge_base.schema import Procedure
 from vntext import nfc, syllables
 from vntext.language import LOANWORDS, is_vietnamese_syllable
@@ -85,15 +85,19 @@ class Searcher:
         # folded syllables of each procedure's names (official short name + aliases)
         self.name_syl: list[list[list[str]]] = []
         self.name_set: list[set[str]] = []
+        # the same without the aliases' purpose clauses ("… để vay ngân hàng"): see ``search``
+        self.head_set: list[set[str]] = []
         for p in procs:
             j = old.get(id(p))
             if j is not None and previous.index.procedures[j] is p:
                 self.name_syl.append(previous.name_syl[j])
                 self.name_set.append(previous.name_set[j])
+                self.head_set.append(previous.head_set[j])
             else:
                 groups = [syllables(short_name(p.name))] + [syllables(a) for a in p.aliases]
                 self.name_syl.append(groups)
                 self.name_set.append(set().union(*groups))
+                self.head_set.append(set(syllables(short_name(p.name))).union(*(syllables(alias_head(a)) for a in p.aliases)))
         # every folded syllable the catalogue uses anywhere it is indexed, in a name or in the lexicon
         self.known: set[str] = {t for t in loaded.bm25.vocab if "_" not in t}.union(*self.name_set).union(
             *(s for e in lexicon.load_lexicon() for term in e.terms for s in term))
@@ -146,11 +150,14 @@ class Searcher:
         # ("đăng ký", "bị mất") do not make a confident match of an off-topic question.  Vietnamese
         # words the catalogue lacks do not: a citizen's story ("quán cơm", "em gái tên Thuý") is
         # full of them.
+        # An alias's purpose clause ("… để vay ngân hàng") counts only beside a word of what the
+        # procedure is: "vay ngân hàng mua nhà cần giấy tờ gì" is no marital-status certificate.
         idents = [s for s in (set(query_text(query).split()), set(query_text(expanded).split())) if s]
         unknown = len(self.unknown_words(query))
         for i in order:
             proc = self.index.procedures[i]
-            conf = max((len(ident & self.name_set[i]) / (len(ident) + unknown) for ident in idents), default=0.0)
+            conf = max((len(ident & (self.name_set[i] if ident & self.head_set[i] else self.head_set[i]))
+                        / (len(ident) + unknown) for ident in idents), default=0.0)
             matched = self._matched(proc, i, qset, lex_matches, dense_ids)
             hits.append(Hit(proc.code, proc.name, float(fused[i]), matched, proc, conf))
         return hits

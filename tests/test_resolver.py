@@ -747,3 +747,10 @@ def test_a_close_candidate_about_another_object_is_no_option():
     search = StubSearch((remarriage, 1.0, 0.421), (extract, 1.0, 0.405), (MARRIAGE, 0.833, 0.344))
     plan = run("mat giay dang ky ket hon thi lam sao", search=search, confidence=0.993)
     assert plan.kind == "choose" and {remarriage, extract} <= set(codes(plan)), plan
+
+
+def test_a_purpose_clause_alone_is_no_name_of_the_procedure():
+    from actions.resolver import name_confidence
+    single = CATALOGUE["1.004873"]  # aliases "… để vay ngân hàng", "… để mua nhà"
+    assert name_confidence("vay ngân hàng mua nhà cần giấy tờ gì", single, as_typed=True) == 0.0
+    assert name_confidence("xin giấy độc thân để vay ngân hàng", single, as_typed=True) >= 0.8

@@ -67,6 +67,21 @@ def test_a_foreign_word_the_catalogue_never_uses_weighs_against_confidence(searc
     assert foreign < vietnamese - 0.1, (foreign, vietnamese)
 
 
+def test_an_alias_purpose_clause_alone_names_no_procedure(searcher):
+    # "làm sổ đỏ để vay ngân hàng": the purpose counts beside the head ("sổ đỏ"), never alone
+    for query in ("vay ngân hàng cần giấy tờ gì", "vay ngan hang can giay to gi"):
+        land = [h for h in searcher.search(query) if h.code == "9.000003"]
+        assert land and land[0].confidence == 0.0, (query, [h.to_dict() for h in land])
+    both = next(h for h in searcher.search("làm sổ đỏ để vay ngân hàng") if h.code == "9.000003")
+    assert both.confidence == 1.0, both.to_dict()
+
+
+def test_alias_head_keeps_to_bequeath():
+    from knowledge_base.features import alias_head
+    assert alias_head("xác nhận tình trạng hôn nhân để vay ngân hàng") == "xác nhận tình trạng hôn nhân"
+    assert alias_head("viết di chúc để lại nhà đất") == "viết di chúc để lại nhà đất"
+
+
 def test_empty_and_huge_queries(searcher):
     assert searcher.search("") == []
     assert searcher.search("   !!! ") == []
