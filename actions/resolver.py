@@ -603,6 +603,11 @@ def _within_family(parsed: Parsed, text: str, anchors: list[Procedure], catalogu
     # words and kinship equal, the anchors' own field decides: "cấp lại" while on "Cấp đổi Giấy chứng
     # nhận" (land) is the land certificate's, not "Cấp lại chứng nhận đăng ký xe" (it shares "chứng nhận")
     close = ([p for p in close if p.field in fields] or close)[: t.max_options]
+    situation = variant_markers(text) & SITUATIONS
+    if situation and len(close) > 1:
+        # "giấy cũ bị mất thì làm lại" while on the disability certificate: the member whose names say
+        # the loss ("Đổi, cấp lại …"), not the one whose name merely holds "lại" ("xác định lại")
+        close = [p for p in close if names_situation(p, situation)] or close
     if len(close) == 1:
         return Plan("answer", aspect, close, confidence=next(c for _, c, p in scored if p is close[0]),
                     reason="refinement within family, same field")
@@ -1000,6 +1005,21 @@ def _text_words(proc: Procedure) -> set[str]:
     return set(_syl(text)) | set(_syl(text, False))  # _syl keeps each record's syllables once
 
 
+def tells_apart(query: str, sibling: Procedure, anchors: list[Procedure], accented: bool) -> bool:
+    """Whether a word of the question that the sibling's names hold is nowhere in the record of the
+    procedure being discussed: "gia hạn" moves from tạm trú to its extension; "bé có phải đi lấy vân
+    tay ko" while on the child's card asks about it (its steps take fingerprints too), not the adult's."""
+    fold = not accented
+    names = set(_syl(sibling.name, fold)).union(*(_syl(a, fold) for a in sibling.aliases))
+    ident = set(query_text(query).split())
+    said = {w for w in syllables(query, fold=fold) if fold_accents(w) in ident} & names
+    # a variant marker the sibling's names hold and the discussed one's name lacks tells them apart,
+    # wherever else its record says it ("bị mất" while on the exchange of the card: the re-issue)
+    markers = {w for w in said if fold_accents(w) in _FOLDED_MARKERS}
+    anchor_names = set().union(*(_syl(a.name, fold) for a in anchors))
+    return bool(said - set().union(*(_text_words(a) for a in anchors)) or markers - anchor_names)
+
+
 def asks_a_detail(query: str, proc: Procedure, accented: bool) -> bool:
     """Whether the question's words are mostly the procedure's own (its documents, steps, conditions),
     compared with their diacritics when the citizen typed them ("đặt vé" is no "đất")."""
@@ -1058,6 +1078,8 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
     aspect_asked = asked_aspect(parsed, intent, intent_confidence) is not None
     if hits and anchors and not may_name(intent, intent_confidence, hits[0].confidence, t):
         plan = _kin_search(hits, anchors, intent, intent_confidence, aspect, t)
+        if plan is not None and not tells_apart(text, plan.procedures[0], anchors, parsed.accented):
+            plan = None
         # half the words of a sibling do not turn an aspect question ("làm trên VssID đc ko",
         # "đóng tiền ở đâu") away from what is being discussed
         if plan is not None and not (aspect_asked and (plan.confidence or 0) < t.search_min):

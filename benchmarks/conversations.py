@@ -42,8 +42,8 @@ CATALOGUE_DIR = REPO / "knowledge_base" / "catalogue"
 CATEGORIES = ("follow_up", "refinement", "switching", "disambiguation", "out_of_scope", "garbage", "handoff", "diacritics")
 # tune: what the resolver was tuned on; test: held out while tuning; heldout: written blind after
 # the tuning, by someone who had not seen the resolver (docs/conversations.md); once a heldout set has
-# been used to find defects, the next blind set gets its own split (blind2 to blind7: written 2026-12-02).
-SPLITS = ("tune", "test", "heldout", "blind2", "blind3", "blind4", "blind5", "blind6", "blind7")
+# been used to find defects, the next blind set gets its own split (blind2 to blind7: written 2026-12-02; blind8: 2026-12-03).
+SPLITS = ("tune", "test", "heldout", "blind2", "blind3", "blind4", "blind5", "blind6", "blind7", "blind8")
 # The out-of-scope target set is tune + test (out_of_scope.jsonl); blind1 (out_of_scope_blind1.jsonl) was
 # written blind afterwards and is reported on its own.
 OUT_OF_SCOPE_SPLITS = ("tune", "test", "blind1")

@@ -754,3 +754,27 @@ def test_a_purpose_clause_alone_is_no_name_of_the_procedure():
     single = CATALOGUE["1.004873"]  # aliases "… để vay ngân hàng", "… để mua nhà"
     assert name_confidence("vay ngân hàng mua nhà cần giấy tờ gì", single, as_typed=True) == 0.0
     assert name_confidence("xin giấy độc thân để vay ngân hàng", single, as_typed=True) >= 0.8
+
+
+def test_a_lost_paper_within_the_family_is_the_member_that_names_the_loss():
+    """On the disability certificate, "bị mất … làm lại" is its re-issue ("Đổi, cấp lại …"), not the
+    assessment whose name merely holds "lại" ("xác định lại")."""
+    assess, reissue = "1.001699", "1.001653"
+    state = ConversationState(current=assess, aspect="where")
+    search = StubSearch(("3.000348", 0.714, 0.377), (LAND_LOST, 0.714, 0.346), ("1.002759", 0.571, 0.321),
+                        (reissue, 0.714, 0.27), ("1.004746", 1.0, 0.262))
+    plan = run("giay cu cua chong em bi mat thi lam lai the nao", state=state, search=search, confidence=1.0)
+    assert (plan.kind, codes(plan)) == ("answer", [reissue]), plan
+
+
+def test_a_sibling_is_taken_only_for_a_word_that_tells_it_apart():
+    """"vân tay" is in the child's card record too: the question stays on it. "bị mất" is a variant
+    the exchanged card's name lacks: it moves to the re-issue."""
+    state = ConversationState(current=CARD_UNDER_14, aspect="documents")
+    search = StubSearch(("2.000806", 0.333, 0.414), (CARD, 0.5, 0.409), (MARRIAGE, 0.333, 0.259))
+    plan = run("bé có phải đi lấy vân tay ko", state=state, search=search, intent="ask_duration", confidence=0.566)
+    assert codes(plan) == [CARD_UNDER_14], plan
+    from actions.resolver import tells_apart
+    assert not tells_apart("bé có phải đi lấy vân tay ko", CATALOGUE[CARD], [CATALOGUE[CARD_UNDER_14]], True)
+    assert tells_apart("a khong, cua toi la bi mat vi mat luon the roi", CATALOGUE[CARD_AGAIN],
+                       [CATALOGUE[CARD_RENEW]], False)
