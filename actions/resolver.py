@@ -98,6 +98,8 @@ class Searcher(Protocol):
 
     def search(self, query: str, k: int = 5, retriever: str = "hybrid") -> list[Hit]: ...
 
+    def unknown_words(self, query: str) -> set[str]: ...
+
 
 @dataclass(frozen=True)
 class Thresholds:
@@ -538,7 +540,10 @@ def resolve(
     sure_aspect = asked_aspect(parsed, intent, intent_confidence)
     # an aspect phrase outweighs the NLU's unsure "not a question" ("lấy liền dc k hay phải hẹn": goodbye 0.48)
     questioning = intent not in NOT_A_QUESTION or (parsed.aspect is not None and intent_confidence < UNSURE_NOT_A_QUESTION)
-    if sure_aspect and anchors and parsed.rest and not only_qualifiers(parsed) \
+    # a foreign word the catalogue never uses ("đổi tiền won ở đâu") is about something else, however it
+    # is asked; an online question may name an app ("làm trên app etax dc ko")
+    foreign = bool(searcher.unknown_words(text)) and sure_aspect != "online"
+    if sure_aspect and anchors and parsed.rest and not only_qualifiers(parsed) and not foreign \
             and questioning and names_nothing_else(parsed, anchors):
         if options:
             i = option_by_words(text, parsed, options)
@@ -1084,7 +1089,8 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
         # "đóng tiền ở đâu") away from what is being discussed
         if plan is not None and not (aspect_asked and (plan.confidence or 0) < t.search_min):
             return plan
-    if anchors and aspect_asked and intent not in NOT_A_QUESTION and (
+    if anchors and aspect_asked and intent not in NOT_A_QUESTION \
+            and (aspect == "online" or not searcher.unknown_words(text)) and (
             not hits or not may_name(intent, intent_confidence, hits[0].confidence, t)):
         # an aspect asked with words that name nothing surely: about what is being discussed
         if len(anchors) > 1:

@@ -10,16 +10,22 @@ from __future__ import annotations
 import pytest
 
 from actions.aspects import parse
-from actions.resolver import Thresholds, may_name, option_by_words, parse_option, resolve, variant_markers
+from actions.resolver import Thresholds, _text_words, may_name, option_by_words, parse_option, resolve, variant_markers
 from actions.state import ConversationState
 from knowledge_base import store
+from knowledge_base.features import query_text
 from knowledge_base.retrieval import Hit
 from vntext import is_gibberish
+from vntext.language import LOANWORDS, is_vietnamese_syllable
 
 CATALOGUE = {p.code: p for p in store.load_curated()}
 T = Thresholds()
 CARD, CARD_UNDER_14, CARD_RENEW, CARD_AGAIN = "1.014061", "1.014062", "1.014063", "1.014064"
 MARRIAGE, MARRIAGE_FOREIGN, LAND_LOST = "1.000894", "2.000806", "1.012786"
+
+
+# every syllable the curated records use (the real searcher's vocabulary is its index's)
+KNOWN = set().union(*(_text_words(p) for p in CATALOGUE.values()))
 
 
 class StubSearch:
@@ -32,6 +38,11 @@ class StubSearch:
     def search(self, query: str, k: int = 5, retriever: str = "hybrid") -> list[Hit]:
         self.queries.append(query)
         return [Hit(c, CATALOGUE[c].name, s, [], CATALOGUE[c], conf) for c, conf, s in self.hits][:k]
+
+    def unknown_words(self, query: str) -> set[str]:
+        """Foreign words the catalogue never uses, as the real searcher sees them."""
+        return {w for w in query_text(query).split() if w not in KNOWN and w not in LOANWORDS
+                and not is_vietnamese_syllable(w) and not any(ch.isdigit() for ch in w)}
 
 
 def run(text, state=None, search=None, intent="ask_procedure", confidence=0.9):
@@ -263,6 +274,8 @@ class PartSearch:
             if key in query:
                 return [Hit(c, CATALOGUE[c].name, s, [], CATALOGUE[c], conf) for c, conf, s in hits][:k]
         return []
+
+    unknown_words = StubSearch.unknown_words
 
 
 def test_either_or_offers_both_sides():
@@ -778,3 +791,14 @@ def test_a_sibling_is_taken_only_for_a_word_that_tells_it_apart():
     assert not tells_apart("bé có phải đi lấy vân tay ko", CATALOGUE[CARD], [CATALOGUE[CARD_UNDER_14]], True)
     assert tells_apart("a khong, cua toi la bi mat vi mat luon the roi", CATALOGUE[CARD_AGAIN],
                        [CATALOGUE[CARD_RENEW]], False)
+
+
+def test_a_foreign_word_the_catalogue_never_uses_is_no_follow_up_unless_it_names_an_app():
+    passport, tax = "1.001456", "1.008498"
+    state = ConversationState(current=passport, aspect="documents")
+    search = StubSearch(("3.000347", 0.2, 0.3), (passport, 0.2, 0.25))
+    plan = run("đổi tiền won ở đâu được tỷ giá tốt", state=state, search=search, intent="ask_where", confidence=0.9)
+    assert plan.kind == "fallback", plan
+    plan = run("lam tren app etax dc ko", state=ConversationState(current=tax, aspect="documents"),
+               search=StubSearch(("1.002759", 0.3, 0.2)), intent="ask_online", confidence=0.95)
+    assert (plan.kind, codes(plan)) == ("answer", [tax]), plan
