@@ -35,7 +35,7 @@ ASPECT_PHRASES: dict[str, list[str]] = {
     ],
     "where": [
         "nộp ở đâu", "làm ở đâu", "ở đâu", "nộp đâu", "làm đâu", "chỗ nào", "nơi nào", "cơ quan nào", "nơi nộp",
-        "đi đâu", "ở chỗ nào",
+        "đi đâu", "ở chỗ nào", "ra đâu", "lên đâu",
     ],
     "online": [
         "nộp online", "làm online", "online", "trực tuyến", "qua mạng", "trên mạng", "dịch vụ công", "vneid",

@@ -381,6 +381,13 @@ def only_qualifiers(parsed: Parsed) -> bool:
 
 
 _RETURN_TO = re.compile(r"(?<!\w)(?:quay|trở|tro) (?:lại|lai|về|ve)(?!\w)")
+# "ông nội mình mất tuần trước": a person who died, not a lost paper ("bà bị mất giấy", "mẹ làm mất sổ",
+# "bố mất thẻ" are losses)
+_DIED = re.compile(
+    r"(?<!\w)((?:ông|ong|bà|ba|bố|bo|mẹ|me|má|cha|chồng|chong|vợ|vo|cụ)(?:\s+\w+){0,2}?\s+"
+    r"(?:đã\s+|da\s+|vừa\s+|vua\s+|mới\s+|moi\s+)?)(?:mất|mat)(?!\w)"
+    r"(?!\s+(?:giấy|giay|sổ|so|thẻ|the|bằng|bang|hộ|ho|căn|can|cmnd|cccd|bản|ban|hồ|cà|ca|xe|cái|cai))")
+_LOSS_VERB = re.compile(r"(?<!\w)(?:bị|bi|làm|lam|đánh|danh)\s*$")
 
 
 @lru_cache(maxsize=100_000)
@@ -391,6 +398,7 @@ def variant_markers(text: str) -> frozenset[str]:
     thường trú" returns to an earlier topic and asks for no re-registration.
     """
     norm = _RETURN_TO.sub(" ", normalize_query(text))
+    norm = _DIED.sub(lambda m: m.group(0) if _LOSS_VERB.search(m.group(1)) else f"{m.group(1)}qua đời", norm)
     accented = norm != fold_accents(norm)
     if not accented:
         norm = re.sub(r"(?<!\w)lai xe(?!\w)", "xe", norm)

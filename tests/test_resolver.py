@@ -70,7 +70,8 @@ def test_parse_option_is_strict(text, n, expected):
      ("mất bao lâu", "duration", True), ("mất mấy ngày", "duration", True), ("hết bao nhiêu", "fee", True),
      ("mất bao nhiêu tiền", "fee", True), ("nộp ở đâu", "where", True), ("cần mang gì", "documents", True),
      ("làm hộ chiếu mất bao lâu", "duration", False), ("cấp lại do bị mất", None, False),
-     ("mất bn lâu", "duration", True)],  # "bn" is "bao nhiêu": "mất bao nhiêu lâu", nothing lost
+     ("mất bn lâu", "duration", True),  # "bn" is "bao nhiêu": "mất bao nhiêu lâu", nothing lost
+     ("ra đâu làm", "where", True), ("len dau nop", "where", True)],
 )
 def test_phrase_senses(text, aspect, rest_empty):
     parsed = parse(text)
@@ -802,3 +803,21 @@ def test_a_foreign_word_the_catalogue_never_uses_is_no_follow_up_unless_it_names
     plan = run("lam tren app etax dc ko", state=ConversationState(current=tax, aspect="documents"),
                search=StubSearch(("1.002759", 0.3, 0.2)), intent="ask_online", confidence=0.95)
     assert (plan.kind, codes(plan)) == ("answer", [tax]), plan
+
+
+@pytest.mark.parametrize(
+    ("text", "lost"),
+    [("Ong noi minh mat tuan truoc, lam khai tu o dau vay?", False), ("bố e mới mất hôm qua ở bệnh viện", False),
+     ("mẹ tôi đã mất năm ngoái", False), ("bà bị mất giấy khai sinh", True), ("mẹ làm mất sổ hộ khẩu", True),
+     ("bố mất thẻ bhyt rồi", True), ("mất giấy khai tử của ông", True), ("giay cu bi mat roi", True)],
+)
+def test_a_person_who_died_is_no_lost_paper(text, lost):
+    assert bool(variant_markers(text) & {"mất", "mat"}) is lost
+
+
+def test_a_death_is_registered_not_re_registered():
+    death, death_again = "1.000656", "1.005461"
+    search = StubSearch((death, 0.667, 0.45), (death_again, 0.667, 0.43))
+    plan = run("Ong noi minh mat tuan truoc, lam khai tu o dau vay?", search=search, intent="ask_where",
+               confidence=0.95)
+    assert (plan.kind, codes(plan)) == ("answer", [death]), plan
