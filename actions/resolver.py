@@ -342,12 +342,13 @@ _WHERE_ONE_LIVES = re.compile(r"(?<!\w)(?:noi|cho|o) (?:(?:minh|toi|em|nha minh|
 
 
 def record_words(proc: Procedure) -> set[str]:
-    """Folded syllables of where a procedure is done: levels, agency, place of submission.
+    """Folded syllables of where a procedure is done (levels, agency, place of submission) and of
+    what the citizen gets from it ("bao lâu thì có giấy chứng nhận" while on a company registration).
 
     Not its names (step 5 compares those) nor its documents: a card's documents mention
     "hộ chiếu", which is another procedure.
     """
-    parts = [*proc.levels, proc.agency, proc.where_to_submit or ""]
+    parts = [*proc.levels, proc.agency, proc.where_to_submit or "", proc.result or ""]
     return set(_syl(" ".join(parts)))
 
 
@@ -621,6 +622,10 @@ def _within_family(parsed: Parsed, text: str, anchors: list[Procedure], catalogu
         # "giấy cũ bị mất thì làm lại" while on the disability certificate: the member whose names say
         # the loss ("Đổi, cấp lại …"), not the one whose name merely holds "lại" ("xác định lại")
         close = [p for p in close if names_situation(p, situation)] or close
+    if len(anchors) == 1 and anchors[0] in close:
+        # "lệ phí đăng ký bao nhiêu" while on the joint-stock company: words its own name holds as well
+        # as a sibling's narrow nothing away from it
+        close = [anchors[0]]
     if len(close) == 1:
         return Plan("answer", aspect, close, confidence=next(c for _, c, p in scored if p is close[0]),
                     reason="refinement within family, same field")

@@ -821,3 +821,19 @@ def test_a_death_is_registered_not_re_registered():
     plan = run("Ong noi minh mat tuan truoc, lam khai tu o dau vay?", search=search, intent="ask_where",
                confidence=0.95)
     assert (plan.kind, codes(plan)) == ("answer", [death]), plan
+
+
+def test_words_the_current_name_holds_as_well_as_a_siblings_narrow_nothing():
+    joint_stock, one_member = "2.002043", "2.001583"
+    state = ConversationState(current=joint_stock, aspect="steps")
+    plan = run("lệ phí đăng ký bao nhiêu", state=state, search=StubSearch((one_member, 1.0, 0.4)), intent="ask_fee",
+               confidence=1.0)
+    assert (plan.kind, codes(plan)) == ("answer", [joint_stock]), plan
+
+
+def test_what_the_current_procedure_gives_is_asked_about_it():
+    joint_stock = "2.002043"
+    state = ConversationState(current=joint_stock, aspect="fee")
+    search = StubSearch(("1.012783", 1.0, 0.4), ("1.013978", 1.0, 0.38), (LAND_LOST, 1.0, 0.35))
+    plan = run("bao lâu thì có giấy chứng nhận", state=state, search=search, intent="ask_duration", confidence=1.0)
+    assert (plan.kind, plan.aspect, codes(plan)) == ("answer", "duration", [joint_stock]), plan
