@@ -1207,6 +1207,14 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
             return Plan("answer", aspect, kin, hits=options, confidence=next(h.confidence for h in options
                                                                              if h.code == kin[0].code),
                         reason="ambiguous, the current family decides")
+        asked = {fold_accents(m) for m in variant_markers(query)}
+        if asked & SITUATIONS and asked - SITUATIONS:
+            # "sổ đỏ bị MẤT thì làm LẠI": what happened and what is wanted, both in one name ("Cấp lại
+            # Giấy chứng nhận do bị mất"); the exchange and the first registration carry neither
+            full = [h for h in options if _asked_variants_carried(query, h) == len(asked)]
+            if len(full) == 1:
+                return Plan("answer", aspect, [full[0].procedure], hits=options, confidence=full[0].confidence,
+                            reason="close candidates, one carries the situation and the wish")
         plain = ordinary_case(options, query, text)
         if plain is not None:
             return Plan("answer", aspect, [plain.procedure], hits=options, confidence=plain.confidence,

@@ -837,3 +837,13 @@ def test_what_the_current_procedure_gives_is_asked_about_it():
     search = StubSearch(("1.012783", 1.0, 0.4), ("1.013978", 1.0, 0.38), (LAND_LOST, 1.0, 0.35))
     plan = run("bao lâu thì có giấy chứng nhận", state=state, search=search, intent="ask_duration", confidence=1.0)
     assert (plan.kind, plan.aspect, codes(plan)) == ("answer", "duration", [joint_stock]), plan
+
+
+def test_the_one_name_with_the_situation_and_the_wish_answers():
+    exchange, first = "1.012783", "1.013978"
+    search = StubSearch((exchange, 0.9, 0.466), (LAND_LOST, 1.0, 0.342), (first, 0.85, 0.338))
+    for text in ("sổ đỏ nhà e bị mất thì làm lại ntn", "so do nha e bi mat thi lam lai ntn"):
+        plan = run(text, search=search, intent="ask_procedure", confidence=0.99)
+        assert (plan.kind, codes(plan)) == ("answer", [LAND_LOST]), (text, plan)
+    plan = run("mất sổ đỏ", search=search, intent="ask_procedure", confidence=0.99)  # the wish untold: asked
+    assert plan.kind == "choose", plan
