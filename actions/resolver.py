@@ -29,7 +29,7 @@ from actions.aspects import Parsed, parse
 from actions.formatting import INTENT_ASPECT
 from actions.state import ConversationState
 from knowledge_base import lexicon
-from knowledge_base.features import alias_head, query_text, short_name
+from knowledge_base.features import alias_head, name_words_said, query_text, short_name
 from knowledge_base.retrieval import Hit
 from knowledge_base.schema import Procedure
 from vntext import fold_accents, is_gibberish, nfc, normalize_query, syllables
@@ -271,6 +271,11 @@ def core_bigrams(proc: Procedure) -> set[str]:
             if a not in QUALIFIERS_ACCENTED and b not in QUALIFIERS_ACCENTED}
 
 
+def name_syllables(proc: Procedure, fold: bool) -> set[str]:
+    """Syllables of a procedure's official name and aliases."""
+    return set(_syl(proc.name, fold)).union(*(_syl(a, fold) for a in proc.aliases))
+
+
 def names_core(query: str, proc: Procedure, accented: bool) -> bool:
     """Whether the question says a word of what the procedure is about: its official name's words
     besides qualifiers, generic nouns and boilerplate, or a colloquial term for it ("sổ đỏ"), compared
@@ -294,8 +299,7 @@ def same_object(query: str, named: Procedure, other: Procedure, accented: bool) 
     if names_core(query, other, accented):
         return True
     said = core_words(named, accented) & set(_syl(lexicon.expand(query), not accented))
-    fold = not accented
-    return any(said & set(_syl(phrase, fold)) for phrase in (other.name, *other.aliases))
+    return bool(said & name_syllables(other, not accented))
 
 
 def related(proc: Procedure, anchors: list[Procedure]) -> bool:
@@ -549,10 +553,8 @@ def resolve(
     sure_aspect = asked_aspect(parsed, intent, intent_confidence)
     # an aspect phrase outweighs the NLU's unsure "not a question" ("lấy liền dc k hay phải hẹn": goodbye 0.48)
     questioning = intent not in NOT_A_QUESTION or (parsed.aspect is not None and intent_confidence < UNSURE_NOT_A_QUESTION)
-    # a foreign word the catalogue never uses ("đổi tiền won ở đâu") is about something else, however it
-    # is asked; an online question may name an app ("làm trên app etax dc ko")
-    foreign = bool(searcher.unknown_words(text)) and sure_aspect != "online"
-    if sure_aspect and anchors and parsed.rest and not only_qualifiers(parsed) and not foreign \
+    if sure_aspect and anchors and parsed.rest and not only_qualifiers(parsed) \
+            and not about_something_else(text, sure_aspect, searcher) \
             and questioning and names_nothing_else(parsed, anchors):
         if options:
             i = option_by_words(text, parsed, options)
@@ -650,7 +652,7 @@ def name_confidence(query: str, proc: Procedure, as_typed: bool) -> float:
     the citizen typed them, "ví" (wallet) must not count as "vì".
     """
     fold = not as_typed
-    names = set(_syl(proc.name, fold)).union(*(_syl(a, fold) for a in proc.aliases))
+    names = name_syllables(proc, fold)
     # an alias's purpose clause counts only beside a word of what the procedure is, as in the search
     heads = set(_syl(proc.name, fold)).union(*(_syl(alias_head(a), fold) for a in proc.aliases))
     best = 0.0
@@ -659,7 +661,7 @@ def name_confidence(query: str, proc: Procedure, as_typed: bool) -> float:
         if as_typed:
             ident = {w for w in syllables(text, fold=False) if fold_accents(w) in ident}
         if ident:
-            best = max(best, len(ident & (names if ident & heads else heads)) / len(ident))
+            best = max(best, len(name_words_said(ident, names, heads)) / len(ident))
     return best
 
 
@@ -1023,14 +1025,19 @@ def _text_words(proc: Procedure) -> set[str]:
     return set(_syl(text)) | set(_syl(text, False))  # _syl keeps each record's syllables once
 
 
+def about_something_else(text: str, aspect: str | None, searcher: Searcher) -> bool:
+    """Whether an aspect question holds a foreign word the catalogue never uses ("đổi tiền won ở đâu"):
+    it is about something else, so no follow-up; an online question may name an app ("làm trên app etax")."""
+    return aspect != "online" and bool(searcher.unknown_words(text))
+
+
 def tells_apart(query: str, sibling: Procedure, anchors: list[Procedure], accented: bool) -> bool:
     """Whether a word of the question that the sibling's names hold is nowhere in the record of the
     procedure being discussed: "gia hạn" moves from tạm trú to its extension; "bé có phải đi lấy vân
     tay ko" while on the child's card asks about it (its steps take fingerprints too), not the adult's."""
     fold = not accented
-    names = set(_syl(sibling.name, fold)).union(*(_syl(a, fold) for a in sibling.aliases))
     ident = set(query_text(query).split())
-    said = {w for w in syllables(query, fold=fold) if fold_accents(w) in ident} & names
+    said = {w for w in syllables(query, fold=fold) if fold_accents(w) in ident} & name_syllables(sibling, fold)
     # a variant marker the sibling's names hold and the discussed one's name lacks tells them apart,
     # wherever else its record says it ("bị mất" while on the exchange of the card: the re-issue)
     markers = {w for w in said if fold_accents(w) in _FOLDED_MARKERS}
@@ -1102,8 +1109,7 @@ def _search(parsed: Parsed, text: str, intent: str | None, intent_confidence: fl
         # "đóng tiền ở đâu") away from what is being discussed
         if plan is not None and not (aspect_asked and (plan.confidence or 0) < t.search_min):
             return plan
-    if anchors and aspect_asked and intent not in NOT_A_QUESTION \
-            and (aspect == "online" or not searcher.unknown_words(text)) and (
+    if anchors and aspect_asked and intent not in NOT_A_QUESTION and not about_something_else(text, aspect, searcher) and (
             not hits or not may_name(intent, intent_confidence, hits[0].confidence, t)):
         # an aspect asked with words that name nothing surely: about what is being discussed
         if len(anchors) > 1:

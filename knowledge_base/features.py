@@ -227,6 +227,13 @@ def alias_head(alias: str) -> str:
     return _PURPOSE_RE.split(nfc(alias), maxsplit=1)[0]
 
 
+def name_words_said(said: set[str], names: set[str], heads: set[str]) -> set[str]:
+    """The question's words that a procedure's names hold, where ``names`` are the syllables of its name
+    and aliases and ``heads`` the same without the purpose clauses (``alias_head``): a purpose counts
+    only beside a word of what the procedure is."""
+    return said & (names if said & heads else heads)
+
+
 def doc_fields(proc: Procedure) -> dict[str, str]:
     """The text of a procedure that identifies it, by field (for BM25 and matched-field reports)."""
     return {

@@ -16,7 +16,7 @@ import numpy as np
 
 from knowledge_base import index as kb_index
 from knowledge_base import lexicon
-from knowledge_base.features import alias_head, lexical_terms, query_text, short_name
+from knowledge_base.features import alias_head, lexical_terms, name_words_said, query_text, short_name
 from knowledge_base.schema import Procedure
 from vntext import nfc, syllables
 from vntext.language import LOANWORDS, is_vietnamese_syllable
@@ -156,8 +156,8 @@ class Searcher:
         unknown = len(self.unknown_words(query))
         for i in order:
             proc = self.index.procedures[i]
-            conf = max((len(ident & (self.name_set[i] if ident & self.head_set[i] else self.head_set[i]))
-                        / (len(ident) + unknown) for ident in idents), default=0.0)
+            conf = max((len(name_words_said(ident, self.name_set[i], self.head_set[i])) / (len(ident) + unknown)
+                        for ident in idents), default=0.0)
             matched = self._matched(proc, i, qset, lex_matches, dense_ids)
             hits.append(Hit(proc.code, proc.name, float(fused[i]), matched, proc, conf))
         return hits
